@@ -1,0 +1,84 @@
+# gfnbench - a plain Makefile.
+#   make            build ./gfnbench (installs missing Debian packages first)
+#   make test       build and run the whole CUnit suite
+#   make sanitize   the suite under AddressSanitizer and UBSan (in build-san/)
+#   make run        the main job: experiments/quick.yaml, tables and figures
+#   make bench      benchmarks (speed is measured here, never in tests)
+#   make clean
+# Knobs: OPT (optimisation), SAN (sanitizer flags), BLAS_LIBS, CFLAGS/LDFLAGS (added last).
+
+CC ?= cc
+OPT ?= -O2 -g
+SAN ?=
+BUILD ?= build
+BLAS_LIBS ?= -lopenblas
+WARN = -std=c11 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+       -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+PKG_CFLAGS := $(shell pkg-config --cflags gsl yaml-0.1 cunit 2>/dev/null)
+GSL_LIBS := $(filter-out -lgslcblas,$(shell pkg-config --libs gsl 2>/dev/null))
+PKG_LIBS := $(GSL_LIBS) $(BLAS_LIBS) $(shell pkg-config --libs yaml-0.1 2>/dev/null) -lm -lpthread
+CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)
+INC = -Ienvironments -Ialgorithms -Iharness
+ALL_CFLAGS = $(WARN) $(OPT) $(SAN) $(DEFS) $(INC) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
+
+LIB_SRC := $(wildcard environments/*.c) $(wildcard algorithms/*.c) \
+           $(filter-out harness/main.c,$(wildcard harness/*.c))
+TEST_SRC := $(wildcard tests/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+DEPS_OK := $(BUILD)/.deps-ok
+
+.PHONY: all test sanitize run bench clean deps
+all: gfnbench
+
+deps: $(DEPS_OK)
+$(DEPS_OK):
+	@sh .ci/deps
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libgfn.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/gfnbench: $(BUILD)/harness/main.o $(BUILD)/libgfn.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+gfnbench: $(BUILD)/gfnbench
+	@cp $< $@
+
+# Every tests/*.c defines `void gfn_test_suite_NAME(void)`; the runner calls them all.
+$(BUILD)/tests/suites.gen.h: $(TEST_SRC) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	@grep -ho '^void gfn_test_suite_[a-z0-9_]*' $(TEST_SRC) | sed 's/^void //' | sort | \
+	  awk '{print "GFN_SUITE(" $$1 ")"}' > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/test_main.o: $(BUILD)/tests/suites.gen.h
+$(BUILD)/tests/test_main.o: ALL_CFLAGS += -I$(BUILD)/tests
+
+$(BUILD)/gfnbench_tests: $(TEST_OBJ) $(BUILD)/libgfn.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(PKG_LIBS)
+
+test: $(BUILD)/gfnbench_tests gfnbench
+	./$(BUILD)/gfnbench_tests
+
+sanitize:
+	$(MAKE) BUILD=build-san OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" build-san/gfnbench_tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build-san/gfnbench_tests
+
+run: gfnbench
+	./gfnbench run experiments/quick.yaml
+
+bench: gfnbench
+	@sh bench/run.sh
+
+clean:
+	rm -rf build build-san gfnbench
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/harness/main.d

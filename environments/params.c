@@ -1,0 +1,245 @@
+/* params.c - key=value settings with strict typed parsing. */
+#include "params.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void gfn_params_init(gfn_params *p)
+{
+    p->items = NULL;
+    p->n = p->cap = 0;
+}
+
+void gfn_params_close(gfn_params *p)
+{
+    free(p->items);
+    gfn_params_init(p);
+}
+
+static int copy_field(char *dst, size_t cap, const char *src, const char *what, gfn_error *err)
+{
+    size_t len = strlen(src);
+    if (len >= cap)
+        return gfn_error_set(err, GFN_EVALUE, "%s too long (%zu characters, at most %zu): %.40s...",
+                             what, len, cap - 1, src);
+    memcpy(dst, src, len + 1);
+    return GFN_OK;
+}
+
+int gfn_params_set(gfn_params *p, const char *key, const char *val, const char *where,
+                   gfn_error *err)
+{
+    gfn_param *e = NULL;
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->items[i].key, key) == 0)
+            e = &p->items[i];
+    if (!e) {
+        if (p->n == p->cap) {
+            int cap = p->cap ? 2 * p->cap : 16;
+            gfn_param *items = realloc(p->items, (size_t)cap * sizeof *items);
+            if (!items)
+                return gfn_error_set(err, GFN_ENOMEM, "out of memory storing parameter %s", key);
+            p->items = items;
+            p->cap = cap;
+        }
+        e = &p->items[p->n];
+        memset(e, 0, sizeof *e);
+        int rc = copy_field(e->key, sizeof e->key, key, "parameter name", err);
+        if (rc)
+            return rc;
+        p->n++;
+    }
+    int rc = copy_field(e->val, sizeof e->val, val, "parameter value", err);
+    if (rc)
+        return rc;
+    e->used = 0;
+    return copy_field(e->where, sizeof e->where, where ? where : "", "parameter origin", err);
+}
+
+int gfn_params_set_arg(gfn_params *p, const char *arg, const char *where, gfn_error *err)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return gfn_error_set(err, GFN_EUSAGE, "%s: expected key=value, got '%s'",
+                             where ? where : "argument", arg);
+    char key[GFN_PARAM_KEY_MAX];
+    size_t klen = (size_t)(eq - arg);
+    if (klen >= sizeof key)
+        return gfn_error_set(err, GFN_EUSAGE, "%s: key too long in '%s'", where ? where : "argument",
+                             arg);
+    memcpy(key, arg, klen);
+    key[klen] = '\0';
+    return gfn_params_set(p, key, eq + 1, where, err);
+}
+
+int gfn_params_merge(gfn_params *p, const gfn_params *src, gfn_error *err)
+{
+    for (int i = 0; i < src->n; i++) {
+        int rc = gfn_params_set(p, src->items[i].key, src->items[i].val, src->items[i].where, err);
+        if (rc)
+            return rc;
+    }
+    return GFN_OK;
+}
+
+int gfn_params_copy(gfn_params *dst, const gfn_params *src)
+{
+    gfn_params_close(dst);
+    if (src->n == 0)
+        return GFN_OK;
+    dst->items = malloc((size_t)src->n * sizeof *dst->items);
+    if (!dst->items)
+        return GFN_ENOMEM;
+    memcpy(dst->items, src->items, (size_t)src->n * sizeof *dst->items);
+    dst->n = dst->cap = src->n;
+    return GFN_OK;
+}
+
+const gfn_param *gfn_params_find(const gfn_params *p, const char *key)
+{
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->items[i].key, key) == 0)
+            return &p->items[i];
+    return NULL;
+}
+
+int gfn_params_has(const gfn_params *p, const char *key)
+{
+    return gfn_params_find(p, key) != NULL;
+}
+
+static gfn_param *find_mut(gfn_params *p, const char *key)
+{
+    return (gfn_param *)gfn_params_find(p, key);
+}
+
+static int bad_value(const gfn_param *e, const char *expected, gfn_error *err)
+{
+    return gfn_error_set(err, GFN_EVALUE, "%s%skey '%s': expected %s, got '%s'", e->where,
+                         e->where[0] ? ": " : "", e->key, expected, e->val);
+}
+
+int gfn_params_get_double(gfn_params *p, const char *key, double def, double *out, gfn_error *err)
+{
+    gfn_param *e = find_mut(p, key);
+    if (!e) {
+        *out = def;
+        return GFN_OK;
+    }
+    e->used = 1;
+    char *end;
+    errno = 0;
+    double v = strtod(e->val, &end);
+    if (end == e->val || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return bad_value(e, "a finite number", err);
+    *out = v;
+    return GFN_OK;
+}
+
+int gfn_params_get_int(gfn_params *p, const char *key, long def, long *out, gfn_error *err)
+{
+    gfn_param *e = find_mut(p, key);
+    if (!e) {
+        *out = def;
+        return GFN_OK;
+    }
+    e->used = 1;
+    char *end;
+    errno = 0;
+    long v = strtol(e->val, &end, 10);
+    if (end == e->val || *end != '\0' || errno == ERANGE)
+        return bad_value(e, "an integer", err);
+    *out = v;
+    return GFN_OK;
+}
+
+int gfn_params_get_string(gfn_params *p, const char *key, const char *def, const char **out,
+                          gfn_error *err)
+{
+    (void)err;
+    gfn_param *e = find_mut(p, key);
+    if (!e) {
+        *out = def;
+        return GFN_OK;
+    }
+    e->used = 1;
+    *out = e->val;
+    return GFN_OK;
+}
+
+int gfn_params_get_choice(gfn_params *p, const char *key, const char *choices, const char *def,
+                          const char **out, gfn_error *err)
+{
+    gfn_param *e = find_mut(p, key);
+    if (!e) {
+        *out = def;
+        return GFN_OK;
+    }
+    e->used = 1;
+    size_t vlen = strlen(e->val);
+    for (const char *c = choices; *c;) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == vlen && strncmp(c, e->val, len) == 0) {
+            *out = e->val;
+            return GFN_OK;
+        }
+        if (!bar)
+            break;
+        c = bar + 1;
+    }
+    char expected[GFN_PARAM_VAL_MAX + 16];
+    snprintf(expected, sizeof expected, "one of %s", choices);
+    return bad_value(e, expected, err);
+}
+
+int gfn_params_get_bool(gfn_params *p, const char *key, int def, int *out, gfn_error *err)
+{
+    gfn_param *e = find_mut(p, key);
+    if (!e) {
+        *out = def;
+        return GFN_OK;
+    }
+    e->used = 1;
+    static const char *yes[] = {"true", "yes", "1", "on"}, *no[] = {"false", "no", "0", "off"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(e->val, yes[i]) == 0) {
+            *out = 1;
+            return GFN_OK;
+        }
+        if (strcasecmp(e->val, no[i]) == 0) {
+            *out = 0;
+            return GFN_OK;
+        }
+    }
+    return bad_value(e, "true or false", err);
+}
+
+int gfn_params_check_range(const gfn_params *p, const char *key, double v, double lo, double hi,
+                           gfn_error *err)
+{
+    if (v >= lo && v <= hi)
+        return GFN_OK;
+    const gfn_param *e = gfn_params_find(p, key);
+    return gfn_error_set(err, GFN_EVALUE, "%s%skey '%s': expected a value in [%g, %g], got %g",
+                         e ? e->where : "", e && e->where[0] ? ": " : "", key, lo, hi, v);
+}
+
+int gfn_params_check_used(const gfn_params *p, const char *context, gfn_error *err)
+{
+    for (int i = 0; i < p->n; i++)
+        if (!p->items[i].used)
+            return gfn_error_set(err, GFN_EUNKNOWN, "%s%sunknown key '%s'%s%s", p->items[i].where,
+                                 p->items[i].where[0] ? ": " : "", p->items[i].key,
+                                 context ? " for " : "", context ? context : "");
+    return GFN_OK;
+}
+
+void gfn_params_reset_used(gfn_params *p)
+{
+    for (int i = 0; i < p->n; i++)
+        p->items[i].used = 0;
+}

@@ -1,0 +1,75 @@
+/* params.h - an ordered list of key=value settings with typed getters.
+ *
+ * Command-line arguments ("rounds=1000") and YAML maps both become a gfn_params;
+ * every consumer reads the keys it knows with the getters below, which mark them
+ * used, and finally calls gfn_params_check_used so that an unknown or misspelt key
+ * is an error rather than a silent default.  Each entry remembers where it came
+ * from ("command line", or "spec.yaml:12:5") so that errors can point at it.
+ */
+#ifndef GFN_PARAMS_H
+#define GFN_PARAMS_H
+
+#include <stdint.h>
+
+#include "status.h"
+
+#define GFN_PARAM_KEY_MAX 64
+#define GFN_PARAM_VAL_MAX 512
+#define GFN_PARAM_WHERE_MAX 256
+
+typedef struct {
+    char key[GFN_PARAM_KEY_MAX];
+    char val[GFN_PARAM_VAL_MAX];
+    char where[GFN_PARAM_WHERE_MAX]; /* "command line" or "file:line:col" */
+    int used;
+} gfn_param;
+
+typedef struct {
+    gfn_param *items;
+    int n, cap;
+} gfn_params;
+
+void gfn_params_init(gfn_params *p);
+void gfn_params_close(gfn_params *p);
+/* Deep copy of src into dst (dst must be initialised; its content is replaced). */
+int gfn_params_copy(gfn_params *dst, const gfn_params *src);
+
+/* Sets key to val, replacing an earlier value of the same key (later wins). */
+int gfn_params_set(gfn_params *p, const char *key, const char *val, const char *where,
+                   gfn_error *err);
+/* Parses "key=value"; a missing '=' or empty key is GFN_EUSAGE. */
+int gfn_params_set_arg(gfn_params *p, const char *arg, const char *where, gfn_error *err);
+/* Copies every entry of src over p (src's values win). */
+int gfn_params_merge(gfn_params *p, const gfn_params *src, gfn_error *err);
+
+/* The entry for key, or NULL.  Does not mark it used. */
+const gfn_param *gfn_params_find(const gfn_params *p, const char *key);
+int gfn_params_has(const gfn_params *p, const char *key);
+
+/* Typed getters: when key is absent *out = def and GFN_OK; when present it is
+ * parsed strictly (the whole value must be a number of that type, in range) and
+ * marked used; a bad value is GFN_EVALUE naming the key, the value, where it came
+ * from and what was expected. */
+int gfn_params_get_double(gfn_params *p, const char *key, double def, double *out,
+                          gfn_error *err);
+int gfn_params_get_int(gfn_params *p, const char *key, long def, long *out, gfn_error *err);
+int gfn_params_get_string(gfn_params *p, const char *key, const char *def, const char **out,
+                          gfn_error *err);
+/* Value must be one of the '|'-separated choices, e.g. "none|uniform|prt". */
+int gfn_params_get_choice(gfn_params *p, const char *key, const char *choices,
+                          const char *def, const char **out, gfn_error *err);
+/* true/false, yes/no, 1/0, on/off. */
+int gfn_params_get_bool(gfn_params *p, const char *key, int def, int *out, gfn_error *err);
+
+/* Range checks after a getter: value must lie in [lo, hi]. */
+int gfn_params_check_range(const gfn_params *p, const char *key, double v, double lo, double hi,
+                           gfn_error *err);
+
+/* GFN_EUNKNOWN naming the first entry that no getter read, with the list of
+ * keys that `context` accepts (a short human description, may be NULL). */
+int gfn_params_check_used(const gfn_params *p, const char *context, gfn_error *err);
+
+/* Marks every entry unused again (for reading the same list twice). */
+void gfn_params_reset_used(gfn_params *p);
+
+#endif

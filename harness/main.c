@@ -1,0 +1,43 @@
+/* main.c - the gfnbench executable: dispatches to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command COMMANDS[] = {
+    {"target", gfn_cmd_target, "enumerate a task and print its exact target statistics"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: gfnbench COMMAND [ARGS...]\n\n"
+               "gfnbench: a reproducible benchmark harness for GFlowNet training.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\nRun 'gfnbench COMMAND --help' for the arguments of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (strcmp(argv[1], COMMANDS[i].name) == 0)
+            return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "gfnbench: unknown command '%s' (run 'gfnbench --help')\n", argv[1]);
+    return 2;
+}
