@@ -1,0 +1,35 @@
+/* train.h - one training run: the entry point shared by `gfnbench train` and
+ * `gfnbench run`.
+ *
+ * gfn_train_run reads every setting from cfg (task name and parameters,
+ * objective, policy, replay, learning rates, rounds, seed, evaluation settings;
+ * unknown keys are an error before anything is run), trains, evaluates, and
+ * when run_dir is not NULL writes into it:
+ *   metrics.tsv   one row per evaluation point, header row of column names:
+ *                 round, trajectories, loss, log_z, sampled_mean_reward_pct,
+ *                 ad_score, modes_found, top100_mean_reward, top100_diversity,
+ *                 and (when exact evaluation is on) mean_reward_pct, tv,
+ *                 kl_target_learned, kl_learned_target, jsd, pearson_logp_logr,
+ *                 spearman_logp_logr, slope_logp_logr, logz_error, ad_exact;
+ *                 values not computed at a row are "nan".
+ *   summary.txt   the final metrics as `key: value` lines (same keys, plus
+ *                 rounds_to_target, wall_seconds)
+ *   logp.tsv      log_reward <TAB> log_p_theta for every terminal (exact only)
+ *   checkpoint.bin
+ * Files are written to a temporary name and renamed, so a reader never sees half
+ * a file.  summary (may be NULL) receives the final metrics as key/value pairs.
+ */
+#ifndef GFN_TRAIN_H
+#define GFN_TRAIN_H
+
+#include "params.h"
+#include "status.h"
+
+/* Called every few rounds; rounds_per_s and mean_reward_pct may be NaN early on. */
+typedef void (*gfn_progress_fn)(void *ctx, long round, long rounds, double rounds_per_s,
+                                double mean_reward_pct);
+
+int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress,
+                  void *progress_ctx, gfn_params *summary, gfn_error *err);
+
+#endif
