@@ -1,0 +1,60 @@
+/* mlp.h - a multilayer perceptron evaluated on many rows at once.
+ *
+ * widths = (w_0, w_1, ..., w_L): L Linear layers; layer l maps w_{l-1} -> w_l,
+ *   a_l = LeakyReLU_{0.01}(a_{l-1} W_l^T + b_l) for l < L,  a_L = a_{L-1} W_L^T + b_L,
+ * with no activation after the last layer.  Parameters are NOT owned: the MLP is
+ * bound to a slice of a model's contiguous parameter block and the same slice of
+ * its gradient block (gfn_mlp_bind).  Slice layout, layer by layer:
+ *   W_l (w_l, w_{l-1}) row-major, then b_l (w_l).
+ * The MLP owns its workspaces (activations of every layer for up to row_cap rows,
+ * kept from the last forward for the backward), allocated once.
+ */
+#ifndef GFN_MLP_H
+#define GFN_MLP_H
+
+#include <stddef.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "status.h"
+
+#define GFN_MLP_MAX_LAYERS 16 /* most Linear layers in one MLP */
+
+typedef struct gfn_mlp gfn_mlp; /* opaque */
+
+/* widths is (n_widths), n_widths >= 2, every width >= 1; row_cap >= 1. */
+gfn_mlp *gfn_mlp_alloc(const int *widths, int n_widths, int row_cap, gfn_error *err);
+void gfn_mlp_free(gfn_mlp *mlp); /* NULL is a no-op */
+
+/* Grows the workspaces to hold rows rows (never shrinks).  Call outside the
+ * training loop; forward asserts rows <= capacity. */
+int gfn_mlp_reserve(gfn_mlp *mlp, int rows, gfn_error *err);
+int gfn_mlp_row_cap(const gfn_mlp *mlp);
+
+size_t gfn_mlp_n_params(const gfn_mlp *mlp);
+int gfn_mlp_in_dim(const gfn_mlp *mlp);
+int gfn_mlp_out_dim(const gfn_mlp *mlp);
+
+/* params and grads are (n_params) slices of the model's blocks; grads may be NULL
+ * for an MLP that is only evaluated. */
+void gfn_mlp_bind(gfn_mlp *mlp, double *params, double *grads);
+
+/* PyTorch nn.Linear initialisation of the bound parameters: every weight and bias
+ * of layer l uniform in (-1/sqrt(w_{l-1}), 1/sqrt(w_{l-1})), drawn layer by layer,
+ * weights (row-major) before biases. */
+void gfn_mlp_init_params(gfn_mlp *mlp, gsl_rng *rng);
+
+/* Forward pass over rows rows.  in is (rows, in_dim); returns the output
+ * (rows, out_dim), valid until the next forward.  Activations are kept. */
+const double *gfn_mlp_forward(gfn_mlp *mlp, int rows, const double *in);
+
+/* Back-propagates d_out (rows, out_dim) through the last forward (same rows):
+ * ADDS dL/dparams into the bound gradient slice, and when d_in (rows, in_dim) is
+ * not NULL overwrites it with dL/din. */
+void gfn_mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_in);
+
+/* Makes BLAS single-threaded (runs are parallelised over processes and results
+ * must not depend on a thread count).  Idempotent; called by gfn_mlp_alloc. */
+void gfn_blas_single_thread(void);
+
+#endif
