@@ -14,7 +14,7 @@ BUILD ?= build
 BLAS_LIBS ?= -lopenblas
 WARN = -std=c11 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
-DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGFN_DATA_DIR='"$(CURDIR)/data"'
 PKG_CFLAGS := $(shell pkg-config --cflags gsl yaml-0.1 cunit 2>/dev/null)
 GSL_LIBS := $(filter-out -lgslcblas,$(shell pkg-config --libs gsl 2>/dev/null))
 PKG_LIBS := $(GSL_LIBS) $(BLAS_LIBS) $(shell pkg-config --libs yaml-0.1 2>/dev/null) -lm -lpthread
