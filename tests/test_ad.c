@@ -205,7 +205,7 @@ static void test_pairwise_sum(void)
     CU_ASSERT(close_enough("sum", "harmonic300", gfn__ad_pairwise_sum(v, 300), ref, 1e-14, 0));
 }
 
-void gfn_test_suite_ad(void); /* called by tests/test_main.c */
+extern void gfn_test_suite_ad(void); /* called by tests/test_main.c */
 void gfn_test_suite_ad(void)
 {
     CU_pSuite s = CU_add_suite("ad", NULL, NULL);

@@ -1,0 +1,60 @@
+/* metrics.h - exact metrics between a learned distribution over terminals and the
+ * target p*(x) = R(x) / Z, and the target's reward distribution.
+ *
+ * Arrays are indexed by terminal rank x = 0..n-1 (any order: every metric is
+ * invariant to a permutation of x up to rounding).  Logarithms are natural.
+ */
+#ifndef GFN_METRICS_H
+#define GFN_METRICS_H
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <stddef.h>
+
+#include "status.h"
+
+typedef struct {
+    double mean_reward;         /* sum_x p_theta(x) R(x) */
+    double target_mean_reward;  /* E_p*[R] = sum_x R(x)^2 / Z */
+    double mean_reward_pct;     /* 100 * mean_reward / target_mean_reward */
+    double tv;                  /* 0.5 sum_x |p_theta(x) - p*(x)| */
+    double kl_target_learned;   /* KL(p* || p_theta); +inf when p_theta misses support */
+    double kl_learned_target;   /* KL(p_theta || p*) */
+    double jsd;                 /* Jensen-Shannon divergence, in [0, ln 2] */
+    /* Of log p_theta(x) against log R(x) over all x.  All three are NaN when some
+     * p_theta(x) = 0 (log p_theta is -inf there) or when R is constant; the two
+     * correlations are also NaN when p_theta is constant (its slope is then 0). */
+    double pearson_logp_logr;
+    double spearman_logp_logr;
+    double slope_logp_logr;     /* least squares: log p_theta = c0 + slope * log R */
+    double log_z;               /* true log Z */
+    double logz_error;          /* learned log Z - true log Z (NaN if none given) */
+    double ad_exact;            /* exact Anderson-Darling distance, see metrics.c */
+} gfn_exact_metrics;
+
+/* All exact metrics.  p_theta and reward are (n); p_theta must be finite, >= 0
+ * and sum to 1 within 1e-6 (it is used as given, not renormalised); reward must be
+ * finite and > 0; learned_log_z may be NaN.  Allocates about 5 n doubles of
+ * workspace for the call (40 MB at n = 1M); GFN_EVALUE names the first bad entry. */
+int gfn_metrics_exact(const double *p_theta, const double *reward, size_t n,
+                      double learned_log_z, gfn_exact_metrics *out, gfn_error *err);
+
+/* The target reward distribution: the distinct reward values and the target mass
+ * p*(R = value) at each, ascending, with a gsl_ran_discrete table to draw from it. */
+typedef struct {
+    size_t n;          /* number of distinct reward values */
+    double *value;     /* (n) ascending */
+    double *mass;      /* (n) count(value) * value / Z; sums to 1 */
+    double mean;       /* E_p*[R] = sum_j value_j mass_j */
+    double log_z;      /* log Z, Z = sum_x R(x) */
+    gsl_ran_discrete_t *table;
+} gfn_reward_dist;
+
+/* From the reward of every terminal (n); needs a temporary copy of reward
+ * (8 n bytes: 272 MB for sehstr's 34M terminals). */
+int gfn_reward_dist_init(gfn_reward_dist *d, const double *reward, size_t n, gfn_error *err);
+void gfn_reward_dist_close(gfn_reward_dist *d);
+/* N independent draws of R(x), x ~ p*, into out (N). */
+void gfn_reward_dist_sample(const gfn_reward_dist *d, gsl_rng *rng, double *out, size_t N);
+
+#endif
