@@ -11,3 +11,11 @@ int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress
     (void)summary;
     return gfn_error_set(err, GFN_EUNSUPPORTED, "training is not built yet");
 }
+
+/* Placeholder: accepts everything until the trainer lands. */
+int gfn_train_validate(gfn_params *cfg, gfn_error *err)
+{
+    (void)cfg;
+    (void)err;
+    return GFN_OK;
+}

@@ -32,4 +32,9 @@ typedef void (*gfn_progress_fn)(void *ctx, long round, long rounds, double round
 int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress,
                   void *progress_ctx, gfn_params *summary, gfn_error *err);
 
+/* Checks cfg as gfn_train_run would (unknown keys, bad values, unknown task or
+ * objective) without training or writing anything; `gfnbench run` calls it for
+ * every run of an experiment before the first one starts. */
+int gfn_train_validate(gfn_params *cfg, gfn_error *err);
+
 #endif
