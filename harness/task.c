@@ -32,6 +32,18 @@ static const task_def TASKS[] = {
      "dim=4 side=8 r0=0.1 r1=0.5 r2=2"},
     {"synth", gfn__task_open_synth, "small synthetic string task with hashed rewards (tests)",
      "mdp=pa alphabet=3 n=4 seed=0 mode_top_fraction=0.05"},
+    {"bag", gfn__task_open_bag, "multisets of 13 letters over ABCDEFG (paper: Bag)",
+     "mode_reward=30 big_reward=10 base_reward=0.01 big_count=7"},
+    {"tfbind8", gfn__task_open_tfbind8, "DNA 8-mers, SIX6 binding (paper: SIX6)",
+     "mdp=pa reward_exp=3 reward_scale=10 reward_floor=0.001"},
+    {"tfbind10", gfn__task_open_tfbind10, "DNA 10-mers, PHO4 binding (paper: PHO4)",
+     "mdp=pa reward_exp=3 reward_scale=10 reward_floor=0 expit_slope=3 mode_percentile=99.5"},
+    {"qm9str", gfn__task_open_qm9str, "strings of 5 of 11 molecular blocks (paper: QM9)",
+     "mdp=pa reward_exp=5 reward_scale=100 reward_floor=0 reward_clip=0.001 "
+     "mode_top_fraction=0.005"},
+    {"table", gfn__task_open_table, "your own reward table: rows x<TAB>y over all strings",
+     "file=(required) alphabet=(required, e.g. ACGT) mdp=pa reward_exp=1 reward_scale=1 "
+     "reward_floor=0 reward_clip=-inf mode_top_fraction=0.005 (or mode_percentile=Q)"},
 };
 
 #define N_TASKS ((int)(sizeof TASKS / sizeof TASKS[0]))

@@ -81,4 +81,14 @@ int gfn__task_read_string_list(const char *path, const char *letters, int n, uin
 int gfn__task_alloc_rewards(const char *name, int64_t N, double **R, uint8_t **modes,
                             gfn_error *err);
 
+/* Reads the mdp key (pa|ar, default pa), builds the string env over letters with
+ * length n, and allocates its reward and mode arrays (see gfn__task_alloc_rewards).
+ * On error nothing is left allocated. */
+int gfn__task_open_string_env(const char *name, gfn_params *p, const char *letters, int n,
+                              gfn_env **env, double **R, uint8_t **modes, gfn_error *err);
+/* When rc is GFN_OK hands R and modes to env and returns it in *out; otherwise (or
+ * when the rewards are refused) frees everything and returns the error. */
+int gfn__task_finish(gfn_env *env, double *R, uint8_t *modes, int rc, gfn_env **out,
+                     gfn_error *err);
+
 #endif

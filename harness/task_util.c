@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env_build.h"
 #include "task_internal.h"
 
 int gfn__task_alloc_rewards(const char *name, int64_t N, double **R, uint8_t **modes,
@@ -37,6 +38,42 @@ int gfn__task_path(char *buf, int cap, const char *data_dir, const char *rel, gf
     int k = snprintf(buf, (size_t)cap, "%s/%s", data_dir, rel);
     if (k < 0 || k >= cap)
         return gfn_error_set(err, GFN_EVALUE, "data_dir '%s': path too long", data_dir);
+    return GFN_OK;
+}
+
+/* ---- building string tasks ---------------------------------------------- */
+/* Opens the string env of the task with its mdp key (pa by default). */
+int gfn__task_open_string_env(const char *name, gfn_params *p, const char *letters, int n,
+                              gfn_env **env, double **R, uint8_t **modes, gfn_error *err)
+{
+    const char *mdp;
+    int rc = gfn_params_get_choice(p, "mdp", "pa|ar", "pa", &mdp, err);
+    if (rc)
+        return rc;
+    *env = gfn_env_string_alloc(name, mdp, (int)strlen(letters), n, letters, err);
+    if (!*env)
+        return err ? err->code : GFN_EVALUE;
+    if ((rc = gfn__task_alloc_rewards(name, gfn_env_terminal_count(*env), R, modes, err))) {
+        gfn_env_free(*env);
+        *env = NULL;
+    }
+    return rc;
+}
+
+int gfn__task_finish(gfn_env *env, double *R, uint8_t *modes, int rc, gfn_env **out,
+                    gfn_error *err)
+{
+    if (rc == GFN_OK)
+        rc = gfn_env_set_rewards(env, R, modes, err);
+    else {
+        free(R);
+        free(modes);
+    }
+    if (rc != GFN_OK) {
+        gfn_env_free(env);
+        return rc;
+    }
+    *out = env;
     return GFN_OK;
 }
 
@@ -84,7 +121,8 @@ void gfn__task_apply_transform(const gfn__reward_transform *t, const double *y, 
             mx = g;
     }
     for (int64_t i = 0; i < N; i++) {
-        double r = t->scale * transform_g(t, y[i]) / mx;
+        /* g / mx first, so that the maximum reward is exactly scale */
+        double r = t->scale * (transform_g(t, y[i]) / mx);
         R[i] = r > t->floor ? r : t->floor;
     }
 }
