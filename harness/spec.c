@@ -1,0 +1,671 @@
+/* spec.c - loads an experiment spec from YAML (libyaml's document API) and
+ * checks it, so that every mistake is reported with "file:line:col" before
+ * anything is run or written.
+ *
+ * The loader walks the node tree once; each training key becomes a gfn_params
+ * entry whose `where` is the position of its value node, so that the trainer's
+ * own checks (unknown key, bad value) also point back at the YAML.
+ */
+#include "spec.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+const char *const gfn_spec_metric_names[] = {
+    /* metrics.tsv columns (harness/train.h), curves may draw any after "trajectories" */
+    "round", "trajectories", "loss", "log_z", "sampled_mean_reward_pct", "ad_score",
+    "modes_found", "top100_mean_reward", "top100_diversity", "mean_reward_pct", "tv",
+    "kl_target_learned", "kl_learned_target", "jsd", "pearson_logp_logr", "spearman_logp_logr",
+    "slope_logp_logr", "logz_error", "ad_exact",
+    /* summary.txt only */
+    "rounds_to_target", "wall_seconds", NULL};
+
+int gfn_spec_metric_known(const char *name)
+{
+    for (int i = 0; gfn_spec_metric_names[i]; i++)
+        if (strcmp(name, gfn_spec_metric_names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int gfn_spec_curve_known(const char *name)
+{
+    /* Index 2 .. the last metrics.tsv column: round and trajectories are x axes. */
+    for (int i = 2; gfn_spec_metric_names[i]; i++) {
+        if (strcmp(gfn_spec_metric_names[i], "rounds_to_target") == 0)
+            break;
+        if (strcmp(name, gfn_spec_metric_names[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static const char *const DEFAULT_SUMMARY[] = {"sampled_mean_reward_pct", "mean_reward_pct", "tv",
+                                              "modes_found", "rounds_to_target", NULL};
+static const char *const DEFAULT_CURVES[] = {"sampled_mean_reward_pct", "mean_reward_pct",
+                                             "ad_score", "tv", "spearman_logp_logr", NULL};
+
+typedef struct {
+    const char *path;
+    yaml_document_t *doc;
+    gfn_error *err;
+} loader;
+
+static void node_where(const loader *ld, const yaml_node_t *n, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s:%lu:%lu", ld->path, (unsigned long)n->start_mark.line + 1,
+             (unsigned long)n->start_mark.column + 1);
+}
+
+/* Sets err to "file:line:col: <message>" at node n and returns code. */
+static int fail(const loader *ld, const yaml_node_t *n, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static int fail(const loader *ld, const yaml_node_t *n, int code, const char *fmt, ...)
+{
+    char where[GFN_PARAM_WHERE_MAX], msg[600];
+    node_where(ld, n, where, sizeof where);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return gfn_error_set(ld->err, code, "%s: %s", where, msg);
+}
+
+static const char *kind_name(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_SCALAR_NODE:
+        return n->data.scalar.length ? "a scalar" : "an empty value";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a map";
+    default:
+        return "nothing";
+    }
+}
+
+static yaml_node_t *node_at(const loader *ld, int index)
+{
+    return yaml_document_get_node(ld->doc, index);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+/* A non-empty scalar, or an error saying what `what` should have been. */
+static int need_scalar(const loader *ld, const yaml_node_t *n, const char *what)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0)
+        return fail(ld, n, GFN_EFORMAT, "expected %s, got %s", what, kind_name(n));
+    return GFN_OK;
+}
+
+static int need_kind(const loader *ld, const yaml_node_t *n, yaml_node_type_t type,
+                     const char *what)
+{
+    if (n->type != type)
+        return fail(ld, n, GFN_EFORMAT, "expected %s, got %s", what, kind_name(n));
+    return GFN_OK;
+}
+
+static int copy_text(const loader *ld, const yaml_node_t *n, char *dst, size_t cap,
+                     const char *what)
+{
+    if (n->data.scalar.length >= cap)
+        return fail(ld, n, GFN_EVALUE, "%s too long (at most %zu characters)", what, cap - 1);
+    memcpy(dst, scalar(n), n->data.scalar.length + 1);
+    return GFN_OK;
+}
+
+/* Strict integer: the whole scalar is a base-10 integer. */
+static int scalar_long(const loader *ld, const yaml_node_t *n, const char *what, long lo,
+                       long *out)
+{
+    int rc = need_scalar(ld, n, what);
+    if (rc)
+        return rc;
+    char *end;
+    errno = 0;
+    long v = strtol(scalar(n), &end, 10);
+    if (end == scalar(n) || *end != '\0' || errno == ERANGE)
+        return fail(ld, n, GFN_EFORMAT, "expected %s, got '%s'", what, scalar(n));
+    if (v < lo)
+        return fail(ld, n, GFN_EVALUE, "expected %s >= %ld, got %ld", what, lo, v);
+    *out = v;
+    return GFN_OK;
+}
+
+/* Names become folder names, so they are restricted to a portable set. */
+static int check_name(const loader *ld, const yaml_node_t *n, char *dst, const char *what)
+{
+    int rc = need_scalar(ld, n, what);
+    if (rc == GFN_OK)
+        rc = copy_text(ld, n, dst, GFN_SPEC_NAME_MAX, what);
+    if (rc)
+        return rc;
+    for (const char *c = dst; *c; c++)
+        if (!(('a' <= *c && *c <= 'z') || ('A' <= *c && *c <= 'Z') || ('0' <= *c && *c <= '9') ||
+              *c == '_' || *c == '-' || *c == '.' || *c == '+') ||
+            dst[0] == '.')
+            return fail(ld, n, GFN_EVALUE,
+                        "expected %s made of letters, digits and _ - . + (not starting with '.'), "
+                        "got '%s'",
+                        what, dst);
+    return GFN_OK;
+}
+
+/* Walks a map: calls visit(key, value) for each pair after checking that keys
+ * are scalars and unique. */
+typedef int (*visit_fn)(const loader *ld, void *ctx, const yaml_node_t *key,
+                        const yaml_node_t *val);
+
+static int walk_map(const loader *ld, const yaml_node_t *map, const char *what, visit_fn visit,
+                    void *ctx)
+{
+    int rc = need_kind(ld, map, YAML_MAPPING_NODE, what);
+    if (rc)
+        return rc;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        const yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
+        if ((rc = need_scalar(ld, k, "a key (a plain name)")))
+            return rc;
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            const yaml_node_t *k0 = node_at(ld, q->key);
+            if (k0->type == YAML_SCALAR_NODE && strcmp(scalar(k0), scalar(k)) == 0) {
+                char w0[GFN_PARAM_WHERE_MAX];
+                node_where(ld, k0, w0, sizeof w0);
+                return fail(ld, k, GFN_EVALUE, "duplicate key '%s' (first given at %s)",
+                            scalar(k), w0);
+            }
+        }
+        if ((rc = visit(ld, ctx, k, v)))
+            return rc;
+    }
+    return GFN_OK;
+}
+
+/* ---- training-key maps (task parameters, defaults, evaluation, variants) ---- */
+
+typedef struct {
+    gfn_params *out;
+    const char *section;
+    const char *const *reserved; /* keys not allowed here, NULL-terminated */
+    const char *reserved_why;
+} param_ctx;
+
+static int visit_param(const loader *ld, void *vctx, const yaml_node_t *k, const yaml_node_t *v)
+{
+    param_ctx *c = vctx;
+    for (int i = 0; c->reserved && c->reserved[i]; i++)
+        if (strcmp(scalar(k), c->reserved[i]) == 0)
+            return fail(ld, k, GFN_EVALUE, "key '%s' is not allowed in %s: %s", scalar(k),
+                        c->section, c->reserved_why);
+    char what[160];
+    snprintf(what, sizeof what, "a single value for '%s' in %s", scalar(k), c->section);
+    int rc = need_scalar(ld, v, what);
+    if (rc)
+        return rc;
+    char where[GFN_PARAM_WHERE_MAX];
+    node_where(ld, v, where, sizeof where);
+    rc = gfn_params_set(c->out, scalar(k), scalar(v), where, ld->err);
+    if (rc)
+        return fail(ld, k, rc, "%s", ld->err->msg);
+    return GFN_OK;
+}
+
+static const char *const RESERVED_RUN[] = {"task", "seed", "rounds", NULL};
+static const char *const RUN_WHY = "task, seeds and rounds are set at the top level of the spec";
+
+/* ---- task ---- */
+
+typedef struct {
+    gfn_spec *s;
+    int have_name;
+} task_ctx;
+
+static int visit_task(const loader *ld, void *vctx, const yaml_node_t *k, const yaml_node_t *v)
+{
+    task_ctx *c = vctx;
+    if (strcmp(scalar(k), "name") == 0) {
+        char name[GFN_SPEC_NAME_MAX];
+        int rc = check_name(ld, v, name, "a task name");
+        if (rc)
+            return rc;
+        char where[GFN_PARAM_WHERE_MAX];
+        node_where(ld, v, where, sizeof where);
+        c->have_name = 1;
+        return gfn_params_set(&c->s->task, "task", name, where, ld->err);
+    }
+    static const char *const reserved[] = {"task", "seed", "rounds", NULL};
+    param_ctx pc = {&c->s->task, "task", reserved, RUN_WHY};
+    return visit_param(ld, &pc, k, v);
+}
+
+static int load_task(const loader *ld, gfn_spec *s, const yaml_node_t *v)
+{
+    task_ctx c = {s, 0};
+    int rc = walk_map(ld, v, "a map with the task's name and its parameters", visit_task, &c);
+    if (rc)
+        return rc;
+    if (!c.have_name)
+        return fail(ld, v, GFN_EFORMAT, "missing 'name' in task (expected e.g. name: tfbind8)");
+    return GFN_OK;
+}
+
+/* ---- seeds, rounds ---- */
+
+static int load_seeds(const loader *ld, gfn_spec *s, const yaml_node_t *v)
+{
+    int rc = need_kind(ld, v, YAML_SEQUENCE_NODE, "a list of integer seeds, e.g. [0, 1, 2]");
+    if (rc)
+        return rc;
+    int n = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0)
+        return fail(ld, v, GFN_EVALUE, "expected at least one seed, got an empty list");
+    s->seeds = calloc((size_t)n, sizeof *s->seeds);
+    if (!s->seeds)
+        return gfn_error_set(ld->err, GFN_ENOMEM, "out of memory reading seeds");
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *item = node_at(ld, v->data.sequence.items.start[i]);
+        if ((rc = scalar_long(ld, item, "an integer seed", 0, &s->seeds[i])))
+            return rc;
+        for (int j = 0; j < i; j++)
+            if (s->seeds[j] == s->seeds[i])
+                return fail(ld, item, GFN_EVALUE, "duplicate seed %ld", s->seeds[i]);
+        s->n_seeds = i + 1;
+    }
+    node_where(ld, v, s->seeds_where, sizeof s->seeds_where);
+    return GFN_OK;
+}
+
+/* ---- evaluation ---- */
+
+static int visit_eval(const loader *ld, void *vctx, const yaml_node_t *k, const yaml_node_t *v)
+{
+    gfn_spec *s = vctx;
+    static const char *const keys[] = {"exact_every", "sample_every", "sample_size", "window",
+                                       NULL};
+    int known = 0;
+    for (int i = 0; keys[i]; i++)
+        known |= strcmp(scalar(k), keys[i]) == 0;
+    if (!known)
+        return fail(ld, k, GFN_EUNKNOWN,
+                    "unknown key '%s' in evaluation (expected exact_every, sample_every, "
+                    "sample_size, window)",
+                    scalar(k));
+    long x;
+    char what[96];
+    snprintf(what, sizeof what, "an integer for %s", scalar(k));
+    int rc = scalar_long(ld, v, what, strcmp(scalar(k), "exact_every") == 0 ? 0 : 1, &x);
+    if (rc)
+        return rc;
+    param_ctx pc = {&s->evaluation, "evaluation", NULL, NULL};
+    return visit_param(ld, &pc, k, v);
+}
+
+/* ---- variants ---- */
+
+typedef struct {
+    gfn_spec_variant *v;
+    int have_name, have_objective;
+} variant_ctx;
+
+static int visit_variant(const loader *ld, void *vctx, const yaml_node_t *k, const yaml_node_t *v)
+{
+    variant_ctx *c = vctx;
+    if (strcmp(scalar(k), "name") == 0) {
+        c->have_name = 1;
+        return check_name(ld, v, c->v->name, "a variant name");
+    }
+    if (strcmp(scalar(k), "paper") == 0) {
+        int rc = need_scalar(ld, v, "the paper's value as text, e.g. \"98.0 +- 0.2%\"");
+        return rc ? rc : copy_text(ld, v, c->v->paper, sizeof c->v->paper, "paper value");
+    }
+    if (strcmp(scalar(k), "objective") == 0)
+        c->have_objective = 1;
+    param_ctx pc = {&c->v->overrides, "a variant", RESERVED_RUN, RUN_WHY};
+    return visit_param(ld, &pc, k, v);
+}
+
+static int load_variants(const loader *ld, gfn_spec *s, const yaml_node_t *v)
+{
+    int rc = need_kind(ld, v, YAML_SEQUENCE_NODE,
+                       "a list of variants, each a map with name and objective");
+    if (rc)
+        return rc;
+    int n = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0)
+        return fail(ld, v, GFN_EVALUE, "expected at least one variant, got an empty list");
+    s->variants = calloc((size_t)n, sizeof *s->variants);
+    if (!s->variants)
+        return gfn_error_set(ld->err, GFN_ENOMEM, "out of memory reading variants");
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *item = node_at(ld, v->data.sequence.items.start[i]);
+        gfn_spec_variant *var = &s->variants[i];
+        gfn_params_init(&var->overrides);
+        s->n_variants = i + 1;
+        node_where(ld, item, var->where, sizeof var->where);
+        variant_ctx c = {var, 0, 0};
+        rc = walk_map(ld, item, "a variant: a map with name, objective and overrides",
+                      visit_variant, &c);
+        if (rc)
+            return rc;
+        if (!c.have_name)
+            return fail(ld, item, GFN_EFORMAT, "missing 'name' in variant (expected e.g. name: tb)");
+        if (!c.have_objective)
+            return fail(ld, item, GFN_EFORMAT,
+                        "missing 'objective' in variant '%s' (expected e.g. objective: tb)",
+                        var->name);
+        for (int j = 0; j < i; j++)
+            if (strcmp(s->variants[j].name, var->name) == 0)
+                return fail(ld, item, GFN_EVALUE, "duplicate variant name '%s' (first at %s)",
+                            var->name, s->variants[j].where);
+    }
+    return GFN_OK;
+}
+
+/* ---- summary metrics and figures ---- */
+
+typedef int (*name_check_fn)(const char *name);
+
+static int load_names(const loader *ld, const yaml_node_t *v, const char *what, name_check_fn ok,
+                      const char *known_hint, char (**out)[GFN_SPEC_NAME_MAX], int *n_out)
+{
+    int rc = need_kind(ld, v, YAML_SEQUENCE_NODE, what);
+    if (rc)
+        return rc;
+    int n = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
+    free(*out);
+    *out = calloc((size_t)(n ? n : 1), sizeof **out);
+    *n_out = 0;
+    if (!*out)
+        return gfn_error_set(ld->err, GFN_ENOMEM, "out of memory reading %s", what);
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *item = node_at(ld, v->data.sequence.items.start[i]);
+        if ((rc = need_scalar(ld, item, "a metric name")))
+            return rc;
+        if (!ok(scalar(item)))
+            return fail(ld, item, GFN_EUNKNOWN, "unknown metric '%s' (expected one of %s)",
+                        scalar(item), known_hint);
+        if ((rc = copy_text(ld, item, (*out)[i], GFN_SPEC_NAME_MAX, "metric name")))
+            return rc;
+        *n_out = i + 1;
+    }
+    return GFN_OK;
+}
+
+static int set_names(const char *const *names, char (**out)[GFN_SPEC_NAME_MAX], int *n_out)
+{
+    int n = 0;
+    while (names[n])
+        n++;
+    *out = calloc((size_t)n, sizeof **out);
+    if (!*out)
+        return GFN_ENOMEM;
+    for (int i = 0; i < n; i++)
+        snprintf((*out)[i], GFN_SPEC_NAME_MAX, "%s", names[i]);
+    *n_out = n;
+    return GFN_OK;
+}
+
+static int is_x_axis(const char *name)
+{
+    return strcmp(name, "rounds") == 0 || strcmp(name, "trajectories") == 0;
+}
+
+static int visit_figures(const loader *ld, void *vctx, const yaml_node_t *k, const yaml_node_t *v)
+{
+    gfn_spec *s = vctx;
+    const char *key = scalar(k);
+    if (strcmp(key, "curves") == 0)
+        return load_names(ld, v, "a list of metrics.tsv columns to draw", gfn_spec_curve_known,
+                          "the metrics.tsv columns of harness/train.h", &s->curves, &s->n_curves);
+    if (strcmp(key, "x") == 0) {
+        char(*axes)[GFN_SPEC_NAME_MAX] = NULL;
+        int n = 0;
+        int rc = load_names(ld, v, "a list of x axes: [rounds, trajectories]", is_x_axis,
+                            "rounds, trajectories", &axes, &n);
+        s->x_rounds = s->x_trajectories = 0;
+        for (int i = 0; i < n; i++) {
+            s->x_rounds |= strcmp(axes[i], "rounds") == 0;
+            s->x_trajectories |= strcmp(axes[i], "trajectories") == 0;
+        }
+        free(axes);
+        if (rc == GFN_OK && n == 0)
+            return fail(ld, v, GFN_EVALUE, "expected at least one x axis (rounds, trajectories)");
+        return rc;
+    }
+    if (strcmp(key, "scatter") == 0) {
+        int rc = need_scalar(ld, v, "true or false");
+        if (rc)
+            return rc;
+        if (strcasecmp(scalar(v), "true") == 0 || strcasecmp(scalar(v), "yes") == 0)
+            s->scatter = 1;
+        else if (strcasecmp(scalar(v), "false") == 0 || strcasecmp(scalar(v), "no") == 0)
+            s->scatter = 0;
+        else
+            return fail(ld, v, GFN_EFORMAT, "expected true or false, got '%s'", scalar(v));
+        return GFN_OK;
+    }
+    return fail(ld, k, GFN_EUNKNOWN, "unknown key '%s' in figures (expected curves, x, scatter)",
+                key);
+}
+
+/* ---- top level ---- */
+
+enum { F_NAME, F_DESC, F_TASK, F_SEEDS, F_ROUNDS, F_DEFAULTS, F_EVAL, F_VARIANTS, F_SUMMARY,
+       F_FIGURES, F_COUNT };
+static const char *const TOP_KEYS[F_COUNT] = {"name",     "description", "task",   "seeds",
+                                              "rounds",   "defaults",    "evaluation",
+                                              "variants", "summary",     "figures"};
+
+typedef struct {
+    gfn_spec *s;
+    int seen[F_COUNT];
+} top_ctx;
+
+static int metric_known_fn(const char *name)
+{
+    return gfn_spec_metric_known(name);
+}
+
+static int visit_top(const loader *ld, void *vctx, const yaml_node_t *k, const yaml_node_t *v)
+{
+    top_ctx *c = vctx;
+    gfn_spec *s = c->s;
+    int f = 0;
+    while (f < F_COUNT && strcmp(scalar(k), TOP_KEYS[f]) != 0)
+        f++;
+    if (f == F_COUNT)
+        return fail(ld, k, GFN_EUNKNOWN,
+                    "unknown key '%s' (expected name, description, task, seeds, rounds, "
+                    "defaults, evaluation, variants, summary, figures)",
+                    scalar(k));
+    c->seen[f] = 1;
+    int rc;
+    switch (f) {
+    case F_NAME:
+        return check_name(ld, v, s->name, "an experiment name");
+    case F_DESC:
+        rc = need_scalar(ld, v, "a one-line description");
+        return rc ? rc : copy_text(ld, v, s->description, sizeof s->description, "description");
+    case F_TASK:
+        return load_task(ld, s, v);
+    case F_SEEDS:
+        return load_seeds(ld, s, v);
+    case F_ROUNDS:
+        node_where(ld, v, s->rounds_where, sizeof s->rounds_where);
+        return scalar_long(ld, v, "a number of rounds", 1, &s->rounds);
+    case F_DEFAULTS: {
+        param_ctx pc = {&s->defaults, "defaults", RESERVED_RUN, RUN_WHY};
+        return walk_map(ld, v, "a map of training keys", visit_param, &pc);
+    }
+    case F_EVAL:
+        return walk_map(ld, v, "a map of evaluation settings", visit_eval, s);
+    case F_VARIANTS:
+        return load_variants(ld, s, v);
+    case F_SUMMARY:
+        rc = load_names(ld, v, "a list of metric names", metric_known_fn,
+                        "the metrics of harness/train.h", &s->metrics, &s->n_metrics);
+        if (rc == GFN_OK && s->n_metrics == 0)
+            return fail(ld, v, GFN_EVALUE, "expected at least one metric in summary");
+        return rc;
+    case F_FIGURES:
+        return walk_map(ld, v, "a map with curves, x and scatter", visit_figures, s);
+    }
+    return GFN_OK;
+}
+
+static int load_root(const loader *ld, gfn_spec *s, const yaml_node_t *root)
+{
+    top_ctx c;
+    memset(&c, 0, sizeof c);
+    c.s = s;
+    int rc = walk_map(ld, root, "a map with name, task, seeds, rounds and variants", visit_top, &c);
+    if (rc)
+        return rc;
+    static const int required[] = {F_NAME, F_TASK, F_SEEDS, F_ROUNDS, F_VARIANTS};
+    static const char *const expected[] = {"an experiment name", "a task map with a name",
+                                           "a list of seeds", "a number of rounds",
+                                           "a list of variants"};
+    for (int i = 0; i < 5; i++)
+        if (!c.seen[required[i]])
+            return fail(ld, root, GFN_EFORMAT, "missing '%s' (expected %s)",
+                        TOP_KEYS[required[i]], expected[i]);
+    return GFN_OK;
+}
+
+static int set_defaults(gfn_spec *s)
+{
+    int rc = GFN_OK;
+    if (!s->metrics)
+        rc = set_names(DEFAULT_SUMMARY, &s->metrics, &s->n_metrics);
+    if (rc == GFN_OK && !s->curves)
+        rc = set_names(DEFAULT_CURVES, &s->curves, &s->n_curves);
+    return rc;
+}
+
+static int parse_file(const char *path, FILE *f, gfn_spec *s, gfn_error *err)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser))
+        return gfn_error_set(err, GFN_ENOMEM, "cannot initialise the YAML parser");
+    yaml_parser_set_input_file(&parser, f);
+    int rc = GFN_OK;
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = gfn_error_set(err, GFN_EFORMAT, "%s:%lu:%lu: YAML syntax error: %s%s%s", path,
+                           (unsigned long)parser.problem_mark.line + 1,
+                           (unsigned long)parser.problem_mark.column + 1,
+                           parser.problem ? parser.problem : "unknown problem",
+                           parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return rc;
+    }
+    loader ld = {path, &doc, err};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root)
+        rc = gfn_error_set(err, GFN_EFORMAT,
+                           "%s:1:1: empty file (expected a map with name, task, seeds, rounds "
+                           "and variants)",
+                           path);
+    else
+        rc = load_root(&ld, s, root);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+gfn_spec *gfn_spec_load(const char *path, gfn_error *err)
+{
+    gfn_error local; /* the loader reads messages back, so it needs a record */
+    if (!err)
+        err = &local;
+    gfn_spec *s = calloc(1, sizeof *s);
+    if (!s) {
+        gfn_error_set(err, GFN_ENOMEM, "out of memory loading %s", path);
+        return NULL;
+    }
+    gfn_params_init(&s->task);
+    gfn_params_init(&s->defaults);
+    gfn_params_init(&s->evaluation);
+    s->x_rounds = s->x_trajectories = 1;
+    s->scatter = 1;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        gfn_error_set(err, GFN_EIO, "cannot read experiment spec '%s': %s", path, strerror(errno));
+        gfn_spec_free(s);
+        return NULL;
+    }
+    int rc = parse_file(path, f, s, err);
+    fclose(f);
+    if (rc == GFN_OK && set_defaults(s) != GFN_OK)
+        rc = gfn_error_set(err, GFN_ENOMEM, "out of memory loading %s", path);
+    if (rc) {
+        gfn_spec_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void gfn_spec_free(gfn_spec *s)
+{
+    if (!s)
+        return;
+    gfn_params_close(&s->task);
+    gfn_params_close(&s->defaults);
+    gfn_params_close(&s->evaluation);
+    for (int i = 0; i < s->n_variants; i++)
+        gfn_params_close(&s->variants[i].overrides);
+    free(s->variants);
+    free(s->seeds);
+    free(s->metrics);
+    free(s->curves);
+    free(s);
+}
+
+int gfn_spec_find_variant(const gfn_spec *s, const char *name)
+{
+    for (int i = 0; i < s->n_variants; i++)
+        if (strcmp(s->variants[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int gfn_spec_run_config(const gfn_spec *s, int variant, int seed_index, gfn_params *out,
+                        gfn_error *err)
+{
+    GFN_ASSERT(variant >= 0 && variant < s->n_variants);
+    GFN_ASSERT(seed_index >= 0 && seed_index < s->n_seeds);
+    gfn_params_close(out);
+    char num[32];
+    int rc = gfn_params_merge(out, &s->task, err);
+    if (rc == GFN_OK)
+        rc = gfn_params_merge(out, &s->defaults, err);
+    if (rc == GFN_OK)
+        rc = gfn_params_merge(out, &s->evaluation, err);
+    if (rc == GFN_OK)
+        rc = gfn_params_merge(out, &s->variants[variant].overrides, err);
+    if (rc == GFN_OK) {
+        snprintf(num, sizeof num, "%ld", s->seeds[seed_index]);
+        rc = gfn_params_set(out, "seed", num, s->seeds_where, err);
+    }
+    if (rc == GFN_OK) {
+        snprintf(num, sizeof num, "%ld", s->rounds);
+        rc = gfn_params_set(out, "rounds", num, s->rounds_where, err);
+    }
+    return rc;
+}

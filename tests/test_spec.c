@@ -1,0 +1,236 @@
+/* test_spec.c - experiment specs: a full valid example, and every error path
+ * (syntax, unknown key, wrong type, missing field, impossible value, duplicate)
+ * names file:line:col. */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "spec.h"
+
+static char tmp_dir[64];
+
+static const char *write_spec(const char *name, const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static const char FULL[] =
+    "# a full example\n"
+    "name: demo\n"
+    "description: every field once\n"
+    "task:\n"
+    "  name: hypergrid\n"
+    "  dim: 2\n"
+    "  side: 8\n"
+    "seeds: [0, 1, 2]\n"
+    "rounds: 300\n"
+    "defaults:\n"
+    "  lr_policy: 1e-3\n"
+    "  batch: 16\n"
+    "evaluation: {exact_every: 50, sample_every: 10, sample_size: 128, window: 100}\n"
+    "variants:\n"
+    "  - name: tb\n"
+    "    objective: tb\n"
+    "    paper: \"98.0 +- 0.2%\"\n"
+    "  - {name: tb+prt, objective: tb, replay: prt, lr_policy: 5e-4}\n"
+    "summary: [mean_reward_pct, rounds_to_target]\n"
+    "figures:\n"
+    "  curves: [tv, ad_score]\n"
+    "  x: [trajectories]\n"
+    "  scatter: false\n";
+
+static void test_full_example(void)
+{
+    gfn_error err;
+    const char *path = write_spec("full.yaml", FULL);
+    gfn_spec *s = gfn_spec_load(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_STRING_EQUAL(s->name, "demo");
+    CU_ASSERT_STRING_EQUAL(s->description, "every field once");
+    CU_ASSERT_EQUAL(s->n_seeds, 3);
+    CU_ASSERT_EQUAL(s->seeds[2], 2);
+    CU_ASSERT_EQUAL(s->rounds, 300);
+    CU_ASSERT_EQUAL(s->n_variants, 2);
+    CU_ASSERT_STRING_EQUAL(s->variants[1].name, "tb+prt");
+    CU_ASSERT_STRING_EQUAL(s->variants[0].paper, "98.0 +- 0.2%");
+    CU_ASSERT_EQUAL(s->n_metrics, 2);
+    CU_ASSERT_STRING_EQUAL(s->metrics[1], "rounds_to_target");
+    CU_ASSERT_EQUAL(s->n_curves, 2);
+    CU_ASSERT_EQUAL(s->x_rounds, 0);
+    CU_ASSERT_EQUAL(s->x_trajectories, 1);
+    CU_ASSERT_EQUAL(s->scatter, 0);
+    CU_ASSERT_EQUAL(gfn_spec_find_variant(s, "tb+prt"), 1);
+    CU_ASSERT_EQUAL(gfn_spec_find_variant(s, "nope"), -1);
+
+    gfn_params cfg;
+    gfn_params_init(&cfg);
+    CU_ASSERT_EQUAL_FATAL(gfn_spec_run_config(s, 1, 2, &cfg, &err), GFN_OK);
+    const gfn_param *e = gfn_params_find(&cfg, "task");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_STRING_EQUAL(e->val, "hypergrid");
+    e = gfn_params_find(&cfg, "lr_policy"); /* the variant's override wins */
+    CU_ASSERT_STRING_EQUAL(e->val, "5e-4");
+    char where[300];
+    snprintf(where, sizeof where, "%s:18:59", path);
+    CU_ASSERT_STRING_EQUAL(e->where, where);
+    e = gfn_params_find(&cfg, "side");
+    snprintf(where, sizeof where, "%s:7:9", path);
+    CU_ASSERT_STRING_EQUAL(e->where, where);
+    CU_ASSERT_STRING_EQUAL(gfn_params_find(&cfg, "batch")->val, "16");
+    CU_ASSERT_STRING_EQUAL(gfn_params_find(&cfg, "window")->val, "100");
+    CU_ASSERT_STRING_EQUAL(gfn_params_find(&cfg, "replay")->val, "prt");
+    CU_ASSERT_STRING_EQUAL(gfn_params_find(&cfg, "objective")->val, "tb");
+    CU_ASSERT_STRING_EQUAL(gfn_params_find(&cfg, "seed")->val, "2");
+    CU_ASSERT_STRING_EQUAL(gfn_params_find(&cfg, "rounds")->val, "300");
+    CU_ASSERT_EQUAL(cfg.n, 13);
+    /* The first variant has no replay key: defaults only. */
+    CU_ASSERT_EQUAL(gfn_spec_run_config(s, 0, 0, &cfg, &err), GFN_OK);
+    CU_ASSERT_FALSE(gfn_params_has(&cfg, "replay"));
+    CU_ASSERT_STRING_EQUAL(gfn_params_find(&cfg, "lr_policy")->val, "1e-3");
+    gfn_params_close(&cfg);
+    gfn_spec_free(s);
+}
+
+static void test_defaults_when_omitted(void)
+{
+    gfn_error err;
+    const char *path = write_spec("min.yaml", "name: m\ntask: {name: bag}\nseeds: [7]\n"
+                                              "rounds: 1\nvariants: [{name: a, objective: tb}]\n");
+    gfn_spec *s = gfn_spec_load(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT(s->n_metrics >= 3);
+    CU_ASSERT(s->n_curves >= 3);
+    CU_ASSERT_EQUAL(s->x_rounds, 1);
+    CU_ASSERT_EQUAL(s->x_trajectories, 1);
+    CU_ASSERT_EQUAL(s->scatter, 1);
+    gfn_spec_free(s);
+}
+
+/* Loads text and checks that the error has the code, "file:line:col" and a phrase. */
+static void expect_error(const char *text, int code, int line, int col, const char *phrase)
+{
+    gfn_error err;
+    gfn_error_clear(&err);
+    const char *path = write_spec("bad.yaml", text);
+    gfn_spec *s = gfn_spec_load(path, &err);
+    CU_ASSERT_PTR_NULL(s);
+    gfn_spec_free(s);
+    char where[300];
+    snprintf(where, sizeof where, "%s:%d:%d: ", path, line, col);
+    int ok = err.code == code && strncmp(err.msg, where, strlen(where)) == 0 &&
+             strstr(err.msg, phrase) != NULL;
+    if (!ok)
+        fprintf(stderr, "\n  expected code %d at %s containing '%s'\n  got code %d: %s\n", code,
+                where, phrase, err.code, err.msg);
+    CU_ASSERT(ok);
+}
+
+#define HEAD "name: e\ntask: {name: bag}\nseeds: [0, 1]\nrounds: 10\n"
+#define VARS "variants:\n  - {name: tb, objective: tb}\n"
+
+static void test_errors_name_position(void)
+{
+    /* syntax */
+    expect_error(HEAD "variants: [{name: tb, objective: tb}\n", GFN_EFORMAT, 6, 1,
+                 "YAML syntax error");
+    expect_error("name: a\n  bad: indent\n", GFN_EFORMAT, 2, 6, "YAML syntax error");
+    expect_error("", GFN_EFORMAT, 1, 1, "empty file");
+    /* unknown keys */
+    expect_error(HEAD VARS "nmae: x\n", GFN_EUNKNOWN, 7, 1, "unknown key 'nmae'");
+    expect_error(HEAD VARS "evaluation: {windw: 3}\n", GFN_EUNKNOWN, 7, 14, "unknown key 'windw'");
+    expect_error(HEAD VARS "figures: {curvs: [tv]}\n", GFN_EUNKNOWN, 7, 11, "unknown key 'curvs'");
+    expect_error(HEAD VARS "summary: [mean_rewrd]\n", GFN_EUNKNOWN, 7, 11, "unknown metric");
+    expect_error(HEAD VARS "figures: {curves: [rounds_to_target]}\n", GFN_EUNKNOWN, 7, 20,
+                 "unknown metric");
+    /* wrong types */
+    expect_error("name: e\ntask: {name: bag}\nseeds: 3\nrounds: 10\n" VARS, GFN_EFORMAT, 3, 8,
+                 "expected a list of integer seeds");
+    expect_error("name: e\ntask: {name: bag}\nseeds: [0, 1.5]\nrounds: 10\n" VARS, GFN_EFORMAT, 3,
+                 12, "expected an integer seed");
+    expect_error(HEAD VARS "defaults: {lr_policy: [1, 2]}\n", GFN_EFORMAT, 7, 23,
+                 "expected a single value for 'lr_policy'");
+    expect_error(HEAD "variants: {name: tb}\n", GFN_EFORMAT, 5, 11, "expected a list of variants");
+    expect_error("name: [a]\ntask: {name: bag}\n", GFN_EFORMAT, 1, 7, "expected an experiment name");
+    expect_error(HEAD "variants:\n  - tb\n", GFN_EFORMAT, 6, 5, "expected a variant");
+    expect_error(HEAD VARS "rounds: ten\n", GFN_EVALUE, 7, 1, "duplicate key 'rounds'");
+    expect_error("name: e\ntask: {name: bag}\nseeds: [0]\nrounds: ten\n" VARS, GFN_EFORMAT, 4, 9,
+                 "expected a number of rounds");
+    expect_error(HEAD VARS "figures: {scatter: maybe}\n", GFN_EFORMAT, 7, 20, "true or false");
+    expect_error("- a\n- b\n", GFN_EFORMAT, 1, 1, "expected a map with name");
+    /* missing fields */
+    expect_error(HEAD, GFN_EFORMAT, 1, 1, "missing 'variants'");
+    expect_error("name: e\nseeds: [0]\nrounds: 1\n" VARS, GFN_EFORMAT, 1, 1, "missing 'task'");
+    expect_error("name: e\ntask: {dim: 2}\nseeds: [0]\nrounds: 1\n" VARS, GFN_EFORMAT, 2, 7,
+                 "missing 'name' in task");
+    expect_error(HEAD "variants:\n  - {name: tb}\n", GFN_EFORMAT, 6, 5, "missing 'objective'");
+    expect_error(HEAD "variants:\n  - {objective: tb}\n", GFN_EFORMAT, 6, 5, "missing 'name'");
+    /* impossible values */
+    expect_error("name: e\ntask: {name: bag}\nseeds: [0]\nrounds: -5\n" VARS, GFN_EVALUE, 4, 9,
+                 ">= 1");
+    expect_error("name: e\ntask: {name: bag}\nseeds: []\nrounds: 5\n" VARS, GFN_EVALUE, 3, 8,
+                 "at least one seed");
+    expect_error("name: e\ntask: {name: bag}\nseeds: [3, 3]\nrounds: 5\n" VARS, GFN_EVALUE, 3, 12,
+                 "duplicate seed 3");
+    expect_error("name: e\ntask: {name: bag}\nseeds: [-1]\nrounds: 5\n" VARS, GFN_EVALUE, 3, 9,
+                 ">= 0");
+    expect_error(HEAD "variants:\n  - {name: tb, objective: tb}\n  - {name: tb, objective: db}\n",
+                 GFN_EVALUE, 7, 5, "duplicate variant name 'tb' (first at ");
+    expect_error(HEAD "variants: []\n", GFN_EVALUE, 5, 11, "at least one variant");
+    expect_error(HEAD "variants:\n  - {name: a/b, objective: tb}\n", GFN_EVALUE, 6, 12,
+                 "variant name made of");
+    expect_error(HEAD VARS "evaluation: {sample_size: 0}\n", GFN_EVALUE, 7, 27, ">= 1");
+    expect_error(HEAD VARS "defaults: {seed: 3}\n", GFN_EVALUE, 7, 12, "not allowed in defaults");
+    expect_error(HEAD "variants:\n  - {name: tb, objective: tb, rounds: 4}\n", GFN_EVALUE, 6, 31,
+                 "not allowed in a variant");
+    expect_error(HEAD VARS "figures: {x: []}\n", GFN_EVALUE, 7, 14, "at least one x axis");
+}
+
+static void test_missing_file(void)
+{
+    gfn_error err;
+    CU_ASSERT_PTR_NULL(gfn_spec_load("/nonexistent/spec.yaml", &err));
+    CU_ASSERT_EQUAL(err.code, GFN_EIO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/spec.yaml"));
+    CU_ASSERT_PTR_NULL(gfn_spec_load("/nonexistent/spec.yaml", NULL));
+}
+
+static void test_metric_names(void)
+{
+    CU_ASSERT(gfn_spec_metric_known("rounds_to_target"));
+    CU_ASSERT(gfn_spec_metric_known("tv"));
+    CU_ASSERT_FALSE(gfn_spec_metric_known("tvv"));
+    CU_ASSERT(gfn_spec_curve_known("ad_exact"));
+    CU_ASSERT_FALSE(gfn_spec_curve_known("round"));
+    CU_ASSERT_FALSE(gfn_spec_curve_known("wall_seconds"));
+}
+
+static int setup(void)
+{
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gfn_spec_XXXXXX");
+    return mkdtemp(tmp_dir) ? 0 : 1;
+}
+
+static int teardown(void)
+{
+    return gfn_fs_remove_tree(tmp_dir, NULL);
+}
+
+extern void gfn_test_suite_spec(void); /* called by test_main.c */
+void gfn_test_suite_spec(void)
+{
+    CU_pSuite s = CU_add_suite("spec", setup, teardown);
+    CU_add_test(s, "full valid example", test_full_example);
+    CU_add_test(s, "defaults when omitted", test_defaults_when_omitted);
+    CU_add_test(s, "errors name file:line:col", test_errors_name_position);
+    CU_add_test(s, "missing file", test_missing_file);
+    CU_add_test(s, "metric names", test_metric_names);
+}
