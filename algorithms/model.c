@@ -1,0 +1,425 @@
+/* model.c - the learned quantities of a trajectory batch and their gradients.
+ *
+ * For trajectory b with states s_0 .. s_T (s_T = x terminal):
+ *   log_pf[b, t]   = log P_F(s_{t+1} | s_t)              t = 0..T-1
+ *   log_pb[b, t]   = log P_B(s_t | s_{t+1})              t = 0..T-1
+ *   log_flow[b, t] = flow head at s_t                    t = 0..T-1 (0 at t = T)
+ *   fm_in[b, t, k] = log f(p_k -> s_t), p_k the k-th unique parent of s_t   t = 1..T
+ *   fm_out[b, t, k] = log f(s_t -> c_k), c_k the k-th unique child          t = 1..T-1
+ * where log f is P_F's unnormalised log edge flow (SA: LSE of the logits of the
+ * actions reaching the child; SSR: the score).  Each network sees all its rows in
+ * one batched call; the row of each quantity is remembered for the backward pass.
+ */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlp.h"
+
+enum { SEG_PF, SEG_PB, SEG_FLOW, SEG_LOG_Z };
+
+struct gfn_model {
+    const gfn_env *env;
+    gfn_model_config cfg;
+    gfn_policy *pf, *pb;
+    gfn_mlp *flow;
+    size_t n_params, off[4], cnt[4];
+    double *params, *grads;
+    gfn_adam adam;
+    int feat_dim;
+    /* workspaces for one batch */
+    int cap_pf, cap_pb, fm_rows;   /* fm_rows: room for FM's extra parent rows */
+    gfn_state *pf_states, *pb_states;
+    int *pf_row, *pf_j;            /* (B_cap, T_max) row and neighbour index of edge t in P_F */
+    int *pb_row, *pb_j;            /* (B_cap, T_max) same in P_B */
+    int *fm_in_row, *fm_in_j;      /* (B_cap, T_max + 1, GFN_NBR_MAX) */
+    double *d_logp, *d_logflow;    /* (cap_pf, GFN_NBR_MAX) */
+    double *flow_feat, *flow_d;    /* (B_cap T_max, feat_dim), (B_cap T_max) */
+    int *flow_row;                 /* (B_cap, T_max + 1) */
+    int n_pf, n_pb, n_flow;        /* rows of the last forward */
+    unsigned last_what;
+};
+
+void gfn_model_config_default(gfn_model_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    gfn_policy_config sa = {GFN_POLICY_SA, 128, 2, 128, 1, 128, 128, 1};
+    cfg->pf = sa;
+    cfg->pb = sa;
+    cfg->pb.kind = GFN_POLICY_UNIFORM;
+    cfg->flow_head = 0;
+    cfg->flow_hidden = 128;
+    cfg->flow_layers = 2;
+    cfg->lr_policy = 1e-4;
+    cfg->lr_log_z = 1e-2;
+    cfg->log_z_init = 5.0;
+    cfg->log_z_clamp = 1;
+    cfg->clip_norm = 10.0;
+    cfg->B_cap = 32;
+    cfg->T_max = 16;
+}
+
+static int model_alloc_ws(gfn_model *m, gfn_error *err)
+{
+    size_t B = (size_t)m->cfg.B_cap, T = (size_t)m->cfg.T_max;
+    size_t E = B * T, S = B * (T + 1);
+    m->pf_states = calloc((size_t)m->cap_pf, sizeof(gfn_state));
+    m->pb_states = calloc((size_t)m->cap_pb, sizeof(gfn_state));
+    m->pf_row = calloc(E, sizeof(int));
+    m->pf_j = calloc(E, sizeof(int));
+    m->pb_row = calloc(E, sizeof(int));
+    m->pb_j = calloc(E, sizeof(int));
+    m->fm_in_row = calloc(S * GFN_NBR_MAX, sizeof(int));
+    m->fm_in_j = calloc(S * GFN_NBR_MAX, sizeof(int));
+    m->d_logp = calloc((size_t)m->cap_pf * GFN_NBR_MAX, sizeof(double));
+    m->d_logflow = calloc((size_t)m->cap_pf * GFN_NBR_MAX, sizeof(double));
+    m->flow_feat = calloc(E * (size_t)m->feat_dim, sizeof(double));
+    m->flow_d = calloc(E, sizeof(double));
+    m->flow_row = calloc(S, sizeof(int));
+    if (!m->pf_states || !m->pb_states || !m->pf_row || !m->pf_j || !m->pb_row || !m->pb_j ||
+        !m->fm_in_row || !m->fm_in_j || !m->d_logp || !m->d_logflow || !m->flow_feat ||
+        !m->flow_d || !m->flow_row)
+        return gfn_error_set(err, GFN_ENOMEM, "model: out of memory for batch %zu x %zu", B, T);
+    return GFN_OK;
+}
+
+gfn_model *gfn_model_alloc(const gfn_env *env, const gfn_model_config *cfg, gfn_error *err)
+{
+    if (cfg->pf.kind == GFN_POLICY_UNIFORM)
+        gfn_error_set(err, GFN_EVALUE, "model: the forward policy must be SA or SSR");
+    else if (cfg->B_cap < 1 || cfg->T_max < 1)
+        gfn_error_set(err, GFN_EVALUE, "model: need B_cap >= 1 and T_max >= 1 (got %d, %d)",
+                      cfg->B_cap, cfg->T_max);
+    else if (!(cfg->lr_policy >= 0) || !(cfg->lr_log_z >= 0))
+        gfn_error_set(err, GFN_EVALUE, "model: learning rates must be >= 0 (got %g, %g)",
+                      cfg->lr_policy, cfg->lr_log_z);
+    else
+        goto ok;
+    return NULL;
+ok:;
+    gfn_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        gfn_error_set(err, GFN_ENOMEM, "model: out of memory");
+        return NULL;
+    }
+    m->env = env;
+    m->cfg = *cfg;
+    m->feat_dim = gfn_env_feature_dim(env);
+    int rows = cfg->B_cap * cfg->T_max;
+    /* FM evaluates P_F also at the other parents of each state of a trajectory. */
+    m->fm_rows = cfg->fm ? rows * gfn_env_n_bwd_actions(env) : 0;
+    m->cap_pf = rows + m->fm_rows;
+    m->cap_pb = rows;
+    if (!(m->pf = gfn_policy_alloc(env, GFN_POLICY_FWD, &cfg->pf, m->cap_pf, err)) ||
+        !(m->pb = gfn_policy_alloc(env, GFN_POLICY_BWD, &cfg->pb, m->cap_pb, err)))
+        goto fail;
+    if (cfg->flow_head) {
+        int w[GFN_MLP_MAX_LAYERS + 1], k = 0;
+        if (cfg->flow_layers < 0 || cfg->flow_layers > GFN_MLP_MAX_LAYERS - 1) {
+            gfn_error_set(err, GFN_EVALUE, "model: flow head layers %d out of range", cfg->flow_layers);
+            goto fail;
+        }
+        w[k++] = m->feat_dim;
+        for (int l = 0; l < cfg->flow_layers; l++)
+            w[k++] = cfg->flow_hidden;
+        w[k++] = 1;
+        if (!(m->flow = gfn_mlp_alloc(w, k, rows, err)))
+            goto fail;
+    }
+    m->cnt[SEG_PF] = gfn_policy_n_params(m->pf);
+    m->cnt[SEG_PB] = gfn_policy_n_params(m->pb);
+    m->cnt[SEG_FLOW] = m->flow ? gfn_mlp_n_params(m->flow) : 0;
+    m->cnt[SEG_LOG_Z] = 1;
+    for (int s = 0; s < 4; s++) {
+        m->off[s] = m->n_params;
+        m->n_params += m->cnt[s];
+    }
+    m->params = calloc(m->n_params, sizeof(double));
+    m->grads = calloc(m->n_params, sizeof(double));
+    if (!m->params || !m->grads) {
+        gfn_error_set(err, GFN_ENOMEM, "model: out of memory for %zu parameters", m->n_params);
+        goto fail;
+    }
+    gfn_policy_bind(m->pf, m->params + m->off[SEG_PF], m->grads + m->off[SEG_PF]);
+    gfn_policy_bind(m->pb, m->params + m->off[SEG_PB], m->grads + m->off[SEG_PB]);
+    if (m->flow)
+        gfn_mlp_bind(m->flow, m->params + m->off[SEG_FLOW], m->grads + m->off[SEG_FLOW]);
+    if (gfn_adam_init(&m->adam, m->n_params, err) != GFN_OK)
+        goto fail;
+    m->adam.clip_norm = cfg->clip_norm;
+    static const char *names[4] = {"pf", "pb", "flow", "log_z"};
+    for (int s = 0; s < 4; s++)
+        gfn_adam_add_segment(&m->adam, names[s], m->off[s], m->cnt[s],
+                             s == SEG_LOG_Z ? cfg->lr_log_z : cfg->lr_policy,
+                             s == SEG_LOG_Z && cfg->log_z_clamp ? 0.0 : -INFINITY);
+    if (model_alloc_ws(m, err) != GFN_OK)
+        goto fail;
+    return m;
+fail:
+    gfn_model_free(m);
+    return NULL;
+}
+
+void gfn_model_free(gfn_model *m)
+{
+    if (!m)
+        return;
+    gfn_policy_free(m->pf);
+    gfn_policy_free(m->pb);
+    gfn_mlp_free(m->flow);
+    gfn_adam_close(&m->adam);
+    free(m->params);
+    free(m->grads);
+    free(m->pf_states);
+    free(m->pb_states);
+    free(m->pf_row);
+    free(m->pf_j);
+    free(m->pb_row);
+    free(m->pb_j);
+    free(m->fm_in_row);
+    free(m->fm_in_j);
+    free(m->d_logp);
+    free(m->d_logflow);
+    free(m->flow_feat);
+    free(m->flow_d);
+    free(m->flow_row);
+    free(m);
+}
+
+void gfn_model_init_params(gfn_model *m, gsl_rng *rng)
+{
+    gfn_policy_init_params(m->pf, rng);
+    gfn_policy_init_params(m->pb, rng);
+    if (m->flow)
+        gfn_mlp_init_params(m->flow, rng);
+    m->params[m->off[SEG_LOG_Z]] = m->cfg.log_z_init;
+    memset(m->adam.m, 0, m->n_params * sizeof(double));
+    memset(m->adam.v, 0, m->n_params * sizeof(double));
+    for (int s = 0; s < m->adam.n_seg; s++)
+        m->adam.seg[s].step = 0;
+}
+
+const gfn_model_config *gfn_model_get_config(const gfn_model *m) { return &m->cfg; }
+gfn_policy *gfn_model_pf(gfn_model *m) { return m->pf; }
+gfn_policy *gfn_model_pb(gfn_model *m) { return m->pb; }
+size_t gfn_model_n_params(const gfn_model *m) { return m->n_params; }
+double *gfn_model_params(gfn_model *m) { return m->params; }
+double *gfn_model_grads(gfn_model *m) { return m->grads; }
+gfn_adam *gfn_model_adam(gfn_model *m) { return &m->adam; }
+double gfn_model_log_z(const gfn_model *m) { return m->params[m->off[SEG_LOG_Z]]; }
+
+#define ST(tb, b, t) (&(tb)->states[(size_t)(b) * ((tb)->T_max + 1) + (t)])
+#define EI(tb, b, t) ((size_t)(b) * (tb)->T_max + (t))
+#define SI(tb, b, t) ((size_t)(b) * ((tb)->T_max + 1) + (t))
+
+static int find_or_die(const gfn_policy *p, int row, const gfn_state *c)
+{
+    int j = gfn_policy_find_nbr(p, row, c);
+    if (j < 0) {
+        fprintf(stderr, "model: trajectory state is not a neighbour of its predecessor (row %d)\n",
+                row);
+        GFN_ASSERT(j >= 0);
+    }
+    return j;
+}
+
+static void forward_pf(gfn_model *m, gfn_traj_batch *tb, int fm)
+{
+    int n = 0;
+    for (int b = 0; b < tb->B; b++)
+        for (int t = 0; t < tb->len[b]; t++) {
+            m->pf_row[EI(tb, b, t)] = n;
+            m->pf_states[n++] = *ST(tb, b, t);
+        }
+    if (fm)
+        for (int b = 0; b < tb->B; b++) {
+            tb->fm_n_in[SI(tb, b, 0)] = tb->fm_n_out[SI(tb, b, 0)] = 0;
+            for (int t = 1; t <= tb->len[b]; t++) {
+                gfn_state par[GFN_NBR_MAX];
+                int np = gfn_env_parents(m->env, ST(tb, b, t), par);
+                tb->fm_n_in[SI(tb, b, t)] = np;
+                for (int k = 0; k < np; k++) {
+                    int *row = &m->fm_in_row[SI(tb, b, t) * GFN_NBR_MAX + k];
+                    if (gfn_state_equal(&par[k], ST(tb, b, t - 1))) {
+                        *row = m->pf_row[EI(tb, b, t - 1)];
+                    } else {
+                        GFN_ASSERT_CMP(n, <, m->cap_pf);
+                        *row = n;
+                        m->pf_states[n++] = par[k];
+                    }
+                }
+            }
+        }
+    m->n_pf = n;
+    gfn_policy_forward(m->pf, n, m->pf_states);
+    const double *lp = gfn_policy_logp(m->pf), *lf = gfn_policy_logflow(m->pf);
+    for (int b = 0; b < tb->B; b++)
+        for (int t = 0; t < tb->len[b]; t++) {
+            int row = m->pf_row[EI(tb, b, t)];
+            int j = find_or_die(m->pf, row, ST(tb, b, t + 1));
+            m->pf_j[EI(tb, b, t)] = j;
+            tb->log_pf[EI(tb, b, t)] = lp[(size_t)row * GFN_NBR_MAX + j];
+        }
+    if (!fm)
+        return;
+    for (int b = 0; b < tb->B; b++)
+        for (int t = 1; t <= tb->len[b]; t++) {
+            size_t si = SI(tb, b, t);
+            for (int k = 0; k < tb->fm_n_in[si]; k++) {
+                int row = m->fm_in_row[si * GFN_NBR_MAX + k];
+                int j = find_or_die(m->pf, row, ST(tb, b, t));
+                m->fm_in_j[si * GFN_NBR_MAX + k] = j;
+                tb->fm_in[si * GFN_NBR_MAX + k] = lf[(size_t)row * GFN_NBR_MAX + j];
+            }
+            if (t == tb->len[b]) {
+                tb->fm_n_out[si] = 0; /* the terminal's out-flow is R(x) */
+                continue;
+            }
+            int row = m->pf_row[EI(tb, b, t)];
+            tb->fm_n_out[si] = gfn_policy_n_nbr(m->pf, row);
+            memcpy(&tb->fm_out[si * GFN_NBR_MAX], &lf[(size_t)row * GFN_NBR_MAX],
+                   (size_t)tb->fm_n_out[si] * sizeof(double));
+        }
+}
+
+static void forward_pb(gfn_model *m, gfn_traj_batch *tb)
+{
+    int n = 0;
+    for (int b = 0; b < tb->B; b++)
+        for (int t = 0; t < tb->len[b]; t++) {
+            m->pb_row[EI(tb, b, t)] = n;
+            m->pb_states[n++] = *ST(tb, b, t + 1);
+        }
+    m->n_pb = n;
+    gfn_policy_forward(m->pb, n, m->pb_states);
+    const double *lp = gfn_policy_logp(m->pb);
+    for (int b = 0; b < tb->B; b++)
+        for (int t = 0; t < tb->len[b]; t++) {
+            int row = m->pb_row[EI(tb, b, t)];
+            int j = find_or_die(m->pb, row, ST(tb, b, t));
+            m->pb_j[EI(tb, b, t)] = j;
+            tb->log_pb[EI(tb, b, t)] = lp[(size_t)row * GFN_NBR_MAX + j];
+        }
+}
+
+static void forward_flow(gfn_model *m, gfn_traj_batch *tb)
+{
+    GFN_ASSERT(m->flow);
+    int n = 0;
+    for (int b = 0; b < tb->B; b++)
+        for (int t = 0; t < tb->len[b]; t++) {
+            m->flow_row[SI(tb, b, t)] = n;
+            gfn_env_features(m->env, ST(tb, b, t), m->flow_feat + (size_t)n * m->feat_dim);
+            n++;
+        }
+    m->n_flow = n;
+    const double *out = gfn_mlp_forward(m->flow, n, m->flow_feat);
+    for (int b = 0; b < tb->B; b++) {
+        for (int t = 0; t < tb->len[b]; t++)
+            tb->log_flow[SI(tb, b, t)] = out[m->flow_row[SI(tb, b, t)]];
+        tb->log_flow[SI(tb, b, tb->len[b])] = 0.0;
+    }
+}
+
+void gfn_model_forward(gfn_model *m, gfn_traj_batch *tb, unsigned what)
+{
+    GFN_ASSERT_CMP(tb->B, <=, m->cfg.B_cap);
+    GFN_ASSERT_CMP(tb->T_max, <=, m->cfg.T_max);
+    for (int b = 0; b < tb->B; b++)
+        GFN_ASSERT(tb->len[b] >= 1 && tb->len[b] <= tb->T_max);
+    GFN_ASSERT(!(what & GFN_FILL_FM) || m->cfg.fm);
+    if (what & (GFN_FILL_PF | GFN_FILL_FM))
+        forward_pf(m, tb, (what & GFN_FILL_FM) != 0);
+    if (what & GFN_FILL_PB)
+        forward_pb(m, tb);
+    if (what & GFN_FILL_FLOW)
+        forward_flow(m, tb);
+    m->last_what = what;
+}
+
+static void backward_pf(gfn_model *m, const gfn_traj_batch *tb, int pf, int fm)
+{
+    memset(m->d_logp, 0, (size_t)m->n_pf * GFN_NBR_MAX * sizeof(double));
+    if (fm)
+        memset(m->d_logflow, 0, (size_t)m->n_pf * GFN_NBR_MAX * sizeof(double));
+    for (int b = 0; b < tb->B && pf; b++)
+        for (int t = 0; t < tb->len[b]; t++) {
+            size_t e = EI(tb, b, t);
+            m->d_logp[(size_t)m->pf_row[e] * GFN_NBR_MAX + m->pf_j[e]] += tb->d_log_pf[e];
+        }
+    if (fm)
+        for (int b = 0; b < tb->B; b++)
+            for (int t = 1; t <= tb->len[b]; t++) {
+                size_t si = SI(tb, b, t);
+                for (int k = 0; k < tb->fm_n_in[si]; k++) {
+                    size_t q = si * GFN_NBR_MAX + k;
+                    m->d_logflow[(size_t)m->fm_in_row[q] * GFN_NBR_MAX + m->fm_in_j[q]] +=
+                        tb->d_fm_in[q];
+                }
+                if (t < tb->len[b]) {
+                    size_t row = (size_t)m->pf_row[EI(tb, b, t)];
+                    for (int k = 0; k < tb->fm_n_out[si]; k++)
+                        m->d_logflow[row * GFN_NBR_MAX + k] += tb->d_fm_out[si * GFN_NBR_MAX + k];
+                }
+            }
+    gfn_policy_backward(m->pf, pf ? m->d_logp : NULL, fm ? m->d_logflow : NULL);
+}
+
+static void backward_pb(gfn_model *m, const gfn_traj_batch *tb)
+{
+    memset(m->d_logp, 0, (size_t)m->n_pb * GFN_NBR_MAX * sizeof(double));
+    for (int b = 0; b < tb->B; b++)
+        for (int t = 0; t < tb->len[b]; t++) {
+            size_t e = EI(tb, b, t);
+            m->d_logp[(size_t)m->pb_row[e] * GFN_NBR_MAX + m->pb_j[e]] += tb->d_log_pb[e];
+        }
+    gfn_policy_backward(m->pb, m->d_logp, NULL);
+}
+
+static void backward_flow(gfn_model *m, const gfn_traj_batch *tb)
+{
+    for (int b = 0; b < tb->B; b++)
+        for (int t = 0; t < tb->len[b]; t++)
+            m->flow_d[m->flow_row[SI(tb, b, t)]] = tb->d_log_flow[SI(tb, b, t)];
+    gfn_mlp_backward(m->flow, m->n_flow, m->flow_d, NULL);
+}
+
+void gfn_model_backward(gfn_model *m, const gfn_traj_batch *tb, unsigned what)
+{
+    unsigned fwd = what & ~(unsigned)GFN_FILL_LOG_Z;
+    /* FM rows exist only if the forward filled FM; PF alone needs PF or FM. */
+    GFN_ASSERT(!(fwd & GFN_FILL_FM) || (m->last_what & GFN_FILL_FM));
+    GFN_ASSERT(!(fwd & GFN_FILL_PF) || (m->last_what & (GFN_FILL_PF | GFN_FILL_FM)));
+    GFN_ASSERT(!(fwd & GFN_FILL_PB) || (m->last_what & GFN_FILL_PB));
+    GFN_ASSERT(!(fwd & GFN_FILL_FLOW) || (m->last_what & GFN_FILL_FLOW));
+    if (fwd & (GFN_FILL_PF | GFN_FILL_FM))
+        backward_pf(m, tb, (fwd & GFN_FILL_PF) != 0, (fwd & GFN_FILL_FM) != 0);
+    if (fwd & GFN_FILL_PB)
+        backward_pb(m, tb);
+    if (fwd & GFN_FILL_FLOW)
+        backward_flow(m, tb);
+    if (what & GFN_FILL_LOG_Z)
+        m->grads[m->off[SEG_LOG_Z]] += tb->d_log_z;
+}
+
+void gfn_model_zero_grad(gfn_model *m, unsigned seg_mask)
+{
+    for (int s = 0; s < 4; s++)
+        if (seg_mask & (1u << s))
+            memset(m->grads + m->off[s], 0, m->cnt[s] * sizeof(double));
+}
+
+double gfn_model_step(gfn_model *m, unsigned seg_mask, int *status)
+{
+    double norm = gfn_adam_step(&m->adam, m->params, m->grads, seg_mask);
+    int ok = isfinite(norm);
+    for (int s = 0; s < 4 && ok; s++)
+        if (seg_mask & (1u << s))
+            for (size_t i = m->off[s]; i < m->off[s] + m->cnt[s]; i++)
+                ok = ok && isfinite(m->params[i]);
+    if (status)
+        *status = ok ? GFN_OK : GFN_ENONFINITE;
+    return norm;
+}

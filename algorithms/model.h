@@ -1,0 +1,107 @@
+/* model.h - everything a GFlowNet learns, in one parameter block, with its optimiser.
+ *
+ * Block layout (segments, in this order; a segment may be empty):
+ *   pf     the forward policy P_F (SA or SSR)
+ *   pb     the backward policy P_B when learned (SA or SSR; empty when uniform)
+ *   flow   the state-flow head log F(s): features -> flow_hidden x flow_layers -> 1
+ *          (empty unless cfg.flow_head)
+ *   log_z  one scalar
+ * The gradient block and the Adam moments have the same layout.  Learning rates:
+ * pf, pb and flow use lr_policy, log_z uses lr_log_z.  Segment bit k of a mask
+ * (GFN_SEG_*) selects segment k.
+ *
+ * A training step is
+ *   gfn_model_zero_grad(m, GFN_SEG_ALL);
+ *   gfn_model_forward(m, tb, GFN_FILL_PF | GFN_FILL_PB);   fills tb->log_pf, log_pb
+ *   loss = objective(tb);                                  fills tb->d_*
+ *   gfn_model_backward(m, tb, GFN_FILL_PF | GFN_FILL_PB | GFN_FILL_LOG_Z);
+ *   gfn_model_step(m, GFN_SEG_ALL);
+ * Guided TB takes two steps on one forward: backward(PB) + step(GFN_SEG_PB), then
+ * backward(PF | LOG_Z) + step(GFN_SEG_PF | GFN_SEG_LOG_Z); the forward's activations
+ * of P_F stay valid while only P_B changes.
+ */
+#ifndef GFN_MODEL_H
+#define GFN_MODEL_H
+
+#include <stddef.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "adam.h"
+#include "env.h"
+#include "policy.h"
+#include "status.h"
+#include "traj.h"
+
+typedef struct {
+    gfn_policy_config pf;   /* kind SA or SSR */
+    gfn_policy_config pb;   /* kind SA, SSR (learned) or UNIFORM */
+    int flow_head;          /* 1: learn log F(s) (DB, SubTB) */
+    int flow_hidden, flow_layers;
+    double lr_policy, lr_log_z;
+    double log_z_init;      /* 5.0, the authors' value */
+    int log_z_clamp;        /* 1: log Z >= 0 after every step (authors) */
+    double clip_norm;       /* > 0: clip the gradient norm of each step (authors: 10) */
+    int B_cap, T_max;       /* largest trajectory batch the model is used on */
+    int fm;                 /* 1: room for GFN_FILL_FM (P_F at every parent of each state) */
+} gfn_model_config;
+
+enum {
+    GFN_SEG_PF = 1u << 0,
+    GFN_SEG_PB = 1u << 1,
+    GFN_SEG_FLOW = 1u << 2,
+    GFN_SEG_LOG_Z = 1u << 3,
+    GFN_SEG_ALL = 15u
+};
+
+/* What gfn_model_forward fills and gfn_model_backward back-propagates. */
+enum {
+    GFN_FILL_PF = 1u << 0,    /* log_pf */
+    GFN_FILL_PB = 1u << 1,    /* log_pb */
+    GFN_FILL_FLOW = 1u << 2,  /* log_flow (needs cfg.flow_head) */
+    GFN_FILL_FM = 1u << 3,    /* fm_in, fm_out, fm_n_in, fm_n_out (from P_F's edge flows) */
+    GFN_FILL_LOG_Z = 1u << 4  /* backward only: d_log_z into log Z's gradient */
+};
+
+typedef struct gfn_model gfn_model; /* opaque */
+
+/* The authors' SA policy 128 x 2, uniform P_B, no flow head, lr 1e-4 / 1e-2,
+ * log Z 5.0 clamped, clipping 10, B_cap 32, T_max 16, fm off. */
+void gfn_model_config_default(gfn_model_config *cfg);
+
+/* Builds the networks and blocks (parameters zero until gfn_model_init_params). */
+gfn_model *gfn_model_alloc(const gfn_env *env, const gfn_model_config *cfg, gfn_error *err);
+void gfn_model_free(gfn_model *m); /* NULL is a no-op */
+/* nn.Linear initialisation of P_F, then P_B, then the flow head, from rng;
+ * log Z = cfg.log_z_init; Adam moments and step counts zero. */
+void gfn_model_init_params(gfn_model *m, gsl_rng *rng);
+
+const gfn_model_config *gfn_model_get_config(const gfn_model *m);
+gfn_policy *gfn_model_pf(gfn_model *m);
+gfn_policy *gfn_model_pb(gfn_model *m);
+size_t gfn_model_n_params(const gfn_model *m);
+double *gfn_model_params(gfn_model *m);  /* (n_params) */
+double *gfn_model_grads(gfn_model *m);   /* (n_params) */
+gfn_adam *gfn_model_adam(gfn_model *m);  /* segments pf, pb, flow, log_z; moments; steps */
+double gfn_model_log_z(const gfn_model *m);
+
+/* Fills the quantities selected by what for the first tb->B trajectories, with
+ * every network evaluated once over all rows of the batch (P_F over s_0..s_{T-1},
+ * plus for FM the other parents of s_1..s_T; P_B over s_1..s_T; the flow head over
+ * s_0..s_{T-1}).  Keeps the activations for gfn_model_backward.
+ * log_flow[t = T_b] is set to 0 (the objectives use log R(x) there).
+ * A trajectory whose consecutive states are not an edge is a bug (assert). */
+void gfn_model_forward(gfn_model *m, gfn_traj_batch *tb, unsigned what);
+
+/* Back-propagates tb's d_ arrays selected by what (GFN_FILL_* bits; LOG_Z adds
+ * d_log_z) through the last forward of the same batch, ADDING into the gradient
+ * block. */
+void gfn_model_backward(gfn_model *m, const gfn_traj_batch *tb, unsigned what);
+
+void gfn_model_zero_grad(gfn_model *m, unsigned seg_mask);
+/* Clips and applies Adam to the segments in seg_mask; clamps log Z when configured.
+ * Returns the gradient norm before clipping; GFN_ENONFINITE in *status when it or
+ * any parameter is not finite (status may be NULL). */
+double gfn_model_step(gfn_model *m, unsigned seg_mask, int *status);
+
+#endif

@@ -1,0 +1,422 @@
+/* policy.c - SA, SSR and uniform policies: log-probabilities and unnormalised
+ * log edge flows over unique neighbours, and their gradients.
+ *
+ * SA, row i with logits l_a, valid actions V and A_j = {a in V : a -> nbr j}:
+ *   log f_j = LSE_{a in A_j} l_a,   lse = LSE_{a in V} l_a,   log P_j = log f_j - lse,
+ *   d log P_j / d l_a = q_{a|j} [a in A_j] - p_a,   d log f_j / d l_a = q_{a|j} [a in A_j],
+ * with p_a = exp(l_a - lse) and q_{a|j} = exp(l_a - log f_j).
+ * SSR, row i with scores u_j = scorer([z_s, z_j]):
+ *   log f_j = u_j,  log P_j = u_j - LSE_k u_k,  d log P_j / d u_k = [j = k] - P_k.
+ * The scorer's input gradient is split back onto the encoder rows of s and of j.
+ */
+#include "policy.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlp.h"
+
+struct gfn_policy {
+    const gfn_env *env;
+    gfn_policy_dir dir;
+    gfn_policy_config cfg;
+    int feat_dim, n_act, max_nbr;
+    int cap, n;                  /* state capacity and rows of the last forward */
+    gfn_mlp *net;                /* SA net, or SSR encoder */
+    gfn_mlp *scorer;             /* SSR only */
+    const double *out;           /* SA logits (n, n_act) or SSR scores of the last forward */
+    size_t n_params;
+    /* per-row results, (cap, GFN_NBR_MAX) unless noted */
+    int *n_nbr;                  /* (cap) */
+    gfn_state *nbrs;
+    double *logp, *logflow;
+    double *lse;                 /* (cap) SA: LSE over valid actions */
+    int8_t *amap;                /* (cap, n_act) SA action -> neighbour map */
+    /* network inputs and gradient buffers */
+    double *feat;                /* SA: (cap, feat_dim); SSR: (cap (1 + max_nbr), feat_dim) */
+    double *d_out;               /* SA: (cap, n_act); SSR: (cap max_nbr) scores */
+    double *sc_in, *d_sc_in;     /* SSR: (cap max_nbr, 2 embed) */
+    double *d_enc;               /* SSR: (cap (1 + max_nbr), embed) */
+    int *enc_row;                /* SSR: (cap) first encoder row of state i */
+    int *pair_row;               /* SSR: (cap) first scorer row of state i */
+};
+
+static void policy_free_ws(gfn_policy *p)
+{
+    free(p->n_nbr);
+    free(p->nbrs);
+    free(p->logp);
+    free(p->logflow);
+    free(p->lse);
+    free(p->amap);
+    free(p->feat);
+    free(p->d_out);
+    free(p->sc_in);
+    free(p->d_sc_in);
+    free(p->d_enc);
+    free(p->enc_row);
+    free(p->pair_row);
+    p->n_nbr = NULL;
+    p->nbrs = NULL;
+    p->logp = p->logflow = p->lse = p->feat = p->d_out = p->sc_in = p->d_sc_in = p->d_enc = NULL;
+    p->amap = NULL;
+    p->enc_row = p->pair_row = NULL;
+}
+
+/* widths = in, hidden x layers, out. */
+static gfn_mlp *make_mlp(int in, int hidden, int layers, int out, int rows, gfn_error *err)
+{
+    int w[GFN_MLP_MAX_LAYERS + 1];
+    if (layers < 0 || layers > GFN_MLP_MAX_LAYERS - 1 || (layers > 0 && hidden < 1)) {
+        gfn_error_set(err, GFN_EVALUE, "policy: bad MLP size hidden %d x layers %d", hidden, layers);
+        return NULL;
+    }
+    int k = 0;
+    w[k++] = in;
+    for (int l = 0; l < layers; l++)
+        w[k++] = hidden;
+    w[k++] = out;
+    return gfn_mlp_alloc(w, k, rows, err);
+}
+
+int gfn_policy_reserve(gfn_policy *p, int row_cap, gfn_error *err)
+{
+    if (row_cap <= p->cap)
+        return GFN_OK;
+    policy_free_ws(p);
+    p->cap = 0;
+    size_t C = (size_t)row_cap, N = C * GFN_NBR_MAX;
+    int ok = 1;
+    p->n_nbr = calloc(C, sizeof(int));
+    p->nbrs = calloc(N, sizeof(gfn_state));
+    p->logp = calloc(N, sizeof(double));
+    p->logflow = calloc(N, sizeof(double));
+    ok = p->n_nbr && p->nbrs && p->logp && p->logflow;
+    if (p->cfg.kind == GFN_POLICY_SA) {
+        p->lse = calloc(C, sizeof(double));
+        p->amap = calloc(C * (size_t)p->n_act, 1);
+        p->feat = calloc(C * (size_t)p->feat_dim, sizeof(double));
+        p->d_out = calloc(C * (size_t)p->n_act, sizeof(double));
+        ok = ok && p->lse && p->amap && p->feat && p->d_out;
+        ok = ok && gfn_mlp_reserve(p->net, row_cap, err) == GFN_OK;
+    } else if (p->cfg.kind == GFN_POLICY_SSR) {
+        size_t E = C * (size_t)(1 + p->max_nbr), P = C * (size_t)p->max_nbr;
+        size_t emb = (size_t)p->cfg.embed;
+        p->feat = calloc(E * (size_t)p->feat_dim, sizeof(double));
+        p->d_out = calloc(P, sizeof(double));
+        p->sc_in = calloc(P * 2 * emb, sizeof(double));
+        p->d_sc_in = calloc(P * 2 * emb, sizeof(double));
+        p->d_enc = calloc(E * emb, sizeof(double));
+        p->enc_row = calloc(C, sizeof(int));
+        p->pair_row = calloc(C, sizeof(int));
+        ok = ok && p->feat && p->d_out && p->sc_in && p->d_sc_in && p->d_enc && p->enc_row &&
+             p->pair_row;
+        ok = ok && gfn_mlp_reserve(p->net, (int)E, err) == GFN_OK &&
+             gfn_mlp_reserve(p->scorer, (int)P, err) == GFN_OK;
+    }
+    if (!ok) {
+        policy_free_ws(p);
+        return gfn_error_set(err, GFN_ENOMEM, "policy: out of memory for %d states", row_cap);
+    }
+    p->cap = row_cap;
+    return GFN_OK;
+}
+
+gfn_policy *gfn_policy_alloc(const gfn_env *env, gfn_policy_dir dir, const gfn_policy_config *cfg,
+                             int row_cap, gfn_error *err)
+{
+    if (row_cap < 1) {
+        gfn_error_set(err, GFN_EVALUE, "policy: row_cap must be >= 1 (got %d)", row_cap);
+        return NULL;
+    }
+    gfn_policy *p = calloc(1, sizeof *p);
+    if (!p) {
+        gfn_error_set(err, GFN_ENOMEM, "policy: out of memory");
+        return NULL;
+    }
+    p->env = env;
+    p->dir = dir;
+    p->cfg = *cfg;
+    p->feat_dim = gfn_env_feature_dim(env);
+    p->n_act = dir == GFN_POLICY_FWD ? gfn_env_n_fwd_actions(env) : gfn_env_n_bwd_actions(env);
+    /* Every unique neighbour is reached by at least one action. */
+    p->max_nbr = p->n_act < GFN_NBR_MAX ? p->n_act : GFN_NBR_MAX;
+    GFN_ASSERT_CMP(p->n_act, <=, GFN_ACTION_MAX);
+    if (cfg->kind == GFN_POLICY_SA) {
+        p->net = make_mlp(p->feat_dim, cfg->hidden, cfg->layers, p->n_act, 1, err);
+        if (!p->net)
+            goto fail;
+        p->n_params = gfn_mlp_n_params(p->net);
+    } else if (cfg->kind == GFN_POLICY_SSR) {
+        if (cfg->embed < 1) {
+            gfn_error_set(err, GFN_EVALUE, "policy: SSR embedding size must be >= 1 (got %d)",
+                          cfg->embed);
+            goto fail;
+        }
+        p->net = make_mlp(p->feat_dim, cfg->enc_hidden, cfg->enc_layers, cfg->embed, 1, err);
+        if (!p->net)
+            goto fail;
+        p->scorer = make_mlp(2 * cfg->embed, cfg->sc_hidden, cfg->sc_layers, 1, 1, err);
+        if (!p->scorer)
+            goto fail;
+        p->n_params = gfn_mlp_n_params(p->net) + gfn_mlp_n_params(p->scorer);
+    }
+    if (gfn_policy_reserve(p, row_cap, err) != GFN_OK)
+        goto fail;
+    return p;
+fail:
+    gfn_policy_free(p);
+    return NULL;
+}
+
+void gfn_policy_free(gfn_policy *p)
+{
+    if (!p)
+        return;
+    policy_free_ws(p);
+    gfn_mlp_free(p->net);
+    gfn_mlp_free(p->scorer);
+    free(p);
+}
+
+int gfn_policy_row_cap(const gfn_policy *p) { return p->cap; }
+gfn_policy_kind gfn_policy_get_kind(const gfn_policy *p) { return p->cfg.kind; }
+gfn_policy_dir gfn_policy_get_dir(const gfn_policy *p) { return p->dir; }
+size_t gfn_policy_n_params(const gfn_policy *p) { return p->n_params; }
+int gfn_policy_n_nbr(const gfn_policy *p, int i) { return p->n_nbr[i]; }
+const gfn_state *gfn_policy_nbrs(const gfn_policy *p, int i) { return p->nbrs + (size_t)i * GFN_NBR_MAX; }
+const double *gfn_policy_logp(const gfn_policy *p) { return p->logp; }
+const double *gfn_policy_logflow(const gfn_policy *p) { return p->logflow; }
+
+int gfn_policy_find_nbr(const gfn_policy *p, int i, const gfn_state *c)
+{
+    const gfn_state *nb = gfn_policy_nbrs(p, i);
+    for (int j = 0; j < p->n_nbr[i]; j++)
+        if (gfn_state_equal(&nb[j], c))
+            return j;
+    return -1;
+}
+
+void gfn_policy_bind(gfn_policy *p, double *params, double *grads)
+{
+    if (p->net)
+        gfn_mlp_bind(p->net, params, grads);
+    if (p->scorer) {
+        size_t k = gfn_mlp_n_params(p->net);
+        gfn_mlp_bind(p->scorer, params + k, grads ? grads + k : NULL);
+    }
+}
+
+void gfn_policy_init_params(gfn_policy *p, gsl_rng *rng)
+{
+    if (p->net)
+        gfn_mlp_init_params(p->net, rng);
+    if (p->scorer)
+        gfn_mlp_init_params(p->scorer, rng);
+}
+
+/* Neighbours of every row, and (SA) the action maps. */
+static void policy_neighbours(gfn_policy *p, int n, const gfn_state *states)
+{
+    for (int i = 0; i < n; i++) {
+        gfn_state *nb = p->nbrs + (size_t)i * GFN_NBR_MAX;
+        int k = p->dir == GFN_POLICY_FWD ? gfn_env_children(p->env, &states[i], nb)
+                                         : gfn_env_parents(p->env, &states[i], nb);
+        GFN_ASSERT_CMP(k, <=, p->max_nbr);
+        p->n_nbr[i] = k;
+        if (p->cfg.kind == GFN_POLICY_SA) {
+            int8_t *am = p->amap + (size_t)i * p->n_act;
+            if (p->dir == GFN_POLICY_FWD)
+                gfn_env_fwd_action_map(p->env, &states[i], am);
+            else
+                gfn_env_bwd_action_map(p->env, &states[i], am);
+        }
+        double *lp = p->logp + (size_t)i * GFN_NBR_MAX, *lf = p->logflow + (size_t)i * GFN_NBR_MAX;
+        for (int j = 0; j < GFN_NBR_MAX; j++)
+            lp[j] = lf[j] = -INFINITY;
+    }
+}
+
+static void sa_forward(gfn_policy *p, int n, const gfn_state *states)
+{
+    int A = p->n_act;
+    for (int i = 0; i < n; i++)
+        gfn_env_features(p->env, &states[i], p->feat + (size_t)i * p->feat_dim);
+    const double *logits = gfn_mlp_forward(p->net, n, p->feat);
+    p->out = logits;
+    for (int i = 0; i < n; i++) {
+        const double *l = logits + (size_t)i * A;
+        const int8_t *am = p->amap + (size_t)i * A;
+        double *lf = p->logflow + (size_t)i * GFN_NBR_MAX, *lp = p->logp + (size_t)i * GFN_NBR_MAX;
+        double mx = -INFINITY, gmx[GFN_NBR_MAX];
+        for (int j = 0; j < p->n_nbr[i]; j++)
+            gmx[j] = -INFINITY;
+        for (int a = 0; a < A; a++)
+            if (am[a] >= 0) {
+                GFN_ASSERT_CMP(am[a], <, p->n_nbr[i]);
+                mx = fmax(mx, l[a]);
+                gmx[am[a]] = fmax(gmx[am[a]], l[a]);
+            }
+        double s = 0.0, gs[GFN_NBR_MAX] = {0};
+        for (int a = 0; a < A; a++)
+            if (am[a] >= 0) {
+                s += exp(l[a] - mx);
+                gs[am[a]] += exp(l[a] - gmx[am[a]]);
+            }
+        p->lse[i] = mx + log(s);
+        for (int j = 0; j < p->n_nbr[i]; j++) {
+            lf[j] = gmx[j] + log(gs[j]);
+            lp[j] = lf[j] - p->lse[i];
+        }
+    }
+}
+
+static void sa_backward(gfn_policy *p, const double *d_logp, const double *d_logflow)
+{
+    int A = p->n_act, n = p->n;
+    for (int i = 0; i < n; i++) {
+        const double *l = p->out + (size_t)i * A;
+        const int8_t *am = p->amap + (size_t)i * A;
+        const double *lf = p->logflow + (size_t)i * GFN_NBR_MAX;
+        double *dl = p->d_out + (size_t)i * A;
+        double gsum = 0.0, g[GFN_NBR_MAX], h[GFN_NBR_MAX];
+        for (int j = 0; j < p->n_nbr[i]; j++) {
+            g[j] = d_logp ? d_logp[(size_t)i * GFN_NBR_MAX + j] : 0.0;
+            h[j] = d_logflow ? d_logflow[(size_t)i * GFN_NBR_MAX + j] : 0.0;
+            gsum += g[j];
+        }
+        for (int a = 0; a < A; a++) {
+            int j = am[a];
+            if (j < 0) {
+                dl[a] = 0.0; /* masked: no path to the logit */
+                continue;
+            }
+            double q = exp(l[a] - lf[j]), pa = exp(l[a] - p->lse[i]);
+            dl[a] = (g[j] + h[j]) * q - pa * gsum;
+        }
+    }
+    gfn_mlp_backward(p->net, n, p->d_out, NULL);
+}
+
+/* Encoder rows: s_i, then its neighbours; scorer rows: one per (i, j). */
+static void ssr_forward(gfn_policy *p, int n, const gfn_state *states)
+{
+    int E = p->cfg.embed, F = p->feat_dim;
+    int er = 0, pr = 0;
+    for (int i = 0; i < n; i++) {
+        p->enc_row[i] = er;
+        p->pair_row[i] = pr;
+        gfn_env_features(p->env, &states[i], p->feat + (size_t)er++ * F);
+        const gfn_state *nb = gfn_policy_nbrs(p, i);
+        for (int j = 0; j < p->n_nbr[i]; j++)
+            gfn_env_features(p->env, &nb[j], p->feat + (size_t)er++ * F);
+        pr += p->n_nbr[i];
+    }
+    const double *z = gfn_mlp_forward(p->net, er, p->feat);
+    for (int i = 0; i < n; i++) {
+        const double *zs = z + (size_t)p->enc_row[i] * E;
+        for (int j = 0; j < p->n_nbr[i]; j++) {
+            double *row = p->sc_in + (size_t)(p->pair_row[i] + j) * 2 * E;
+            memcpy(row, zs, (size_t)E * sizeof(double));
+            memcpy(row + E, z + (size_t)(p->enc_row[i] + 1 + j) * E, (size_t)E * sizeof(double));
+        }
+    }
+    const double *u = gfn_mlp_forward(p->scorer, pr, p->sc_in);
+    p->out = u;
+    for (int i = 0; i < n; i++) {
+        const double *ui = u + p->pair_row[i];
+        double *lf = p->logflow + (size_t)i * GFN_NBR_MAX, *lp = p->logp + (size_t)i * GFN_NBR_MAX;
+        double mx = -INFINITY, s = 0.0;
+        for (int j = 0; j < p->n_nbr[i]; j++)
+            mx = fmax(mx, ui[j]);
+        for (int j = 0; j < p->n_nbr[i]; j++)
+            s += exp(ui[j] - mx);
+        for (int j = 0; j < p->n_nbr[i]; j++) {
+            lf[j] = ui[j];
+            lp[j] = ui[j] - (mx + log(s));
+        }
+    }
+}
+
+static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_logflow)
+{
+    int E = p->cfg.embed, n = p->n;
+    int pr = 0, er = 0;
+    for (int i = 0; i < n; i++) {
+        const double *lp = p->logp + (size_t)i * GFN_NBR_MAX;
+        double gsum = 0.0;
+        for (int j = 0; j < p->n_nbr[i]; j++)
+            gsum += d_logp ? d_logp[(size_t)i * GFN_NBR_MAX + j] : 0.0;
+        for (int j = 0; j < p->n_nbr[i]; j++) {
+            double g = d_logp ? d_logp[(size_t)i * GFN_NBR_MAX + j] : 0.0;
+            double h = d_logflow ? d_logflow[(size_t)i * GFN_NBR_MAX + j] : 0.0;
+            p->d_out[p->pair_row[i] + j] = g + h - exp(lp[j]) * gsum;
+        }
+        pr += p->n_nbr[i];
+        er += 1 + p->n_nbr[i];
+    }
+    gfn_mlp_backward(p->scorer, pr, p->d_out, p->d_sc_in);
+    memset(p->d_enc, 0, (size_t)er * E * sizeof(double));
+    for (int i = 0; i < n; i++) {
+        double *ds = p->d_enc + (size_t)p->enc_row[i] * E;
+        for (int j = 0; j < p->n_nbr[i]; j++) {
+            const double *row = p->d_sc_in + (size_t)(p->pair_row[i] + j) * 2 * E;
+            double *dc = p->d_enc + (size_t)(p->enc_row[i] + 1 + j) * E;
+            for (int k = 0; k < E; k++) {
+                ds[k] += row[k];
+                dc[k] += row[E + k];
+            }
+        }
+    }
+    gfn_mlp_backward(p->net, er, p->d_enc, NULL);
+}
+
+static void uniform_forward(gfn_policy *p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        double *lf = p->logflow + (size_t)i * GFN_NBR_MAX, *lp = p->logp + (size_t)i * GFN_NBR_MAX;
+        for (int j = 0; j < p->n_nbr[i]; j++) {
+            lf[j] = 0.0;
+            lp[j] = -log((double)p->n_nbr[i]);
+        }
+    }
+}
+
+void gfn_policy_forward(gfn_policy *p, int n, const gfn_state *states)
+{
+    GFN_ASSERT_CMP(n, <=, p->cap);
+    GFN_ASSERT_CMP(n, >=, 0);
+    p->n = n;
+    policy_neighbours(p, n, states);
+    switch (p->cfg.kind) {
+    case GFN_POLICY_SA:
+        sa_forward(p, n, states);
+        break;
+    case GFN_POLICY_SSR:
+        ssr_forward(p, n, states);
+        break;
+    case GFN_POLICY_UNIFORM:
+        uniform_forward(p, n);
+        break;
+    }
+}
+
+void gfn_policy_backward(gfn_policy *p, const double *d_logp, const double *d_logflow)
+{
+    if (p->cfg.kind == GFN_POLICY_SA)
+        sa_backward(p, d_logp, d_logflow);
+    else if (p->cfg.kind == GFN_POLICY_SSR)
+        ssr_backward(p, d_logp, d_logflow);
+}
+
+void gfn_policy_logp_all(gfn_policy *p, int64_t n, const gfn_state *states, int *n_nbr,
+                         double *logp)
+{
+    for (int64_t s = 0; s < n; s += p->cap) {
+        int m = (int)(n - s < p->cap ? n - s : p->cap);
+        gfn_policy_forward(p, m, states + s);
+        memcpy(n_nbr + s, p->n_nbr, (size_t)m * sizeof(int));
+        memcpy(logp + s * GFN_NBR_MAX, p->logp, (size_t)m * GFN_NBR_MAX * sizeof(double));
+    }
+}

@@ -1,0 +1,84 @@
+/* policy.h - forward and backward policies over the unique neighbours of states.
+ *
+ * A policy of direction FWD is P_F(c | s) over the unique children c of s
+ * (gfn_env_children order); of direction BWD it is P_B(p | s) over the unique
+ * parents p (gfn_env_parents order).  Kinds (SPEC section 2):
+ *   SA       an MLP maps features(s) to one logit per action of the env's fixed
+ *            action list; invalid actions get -INFINITY; neighbour j collects the
+ *            actions mapping to it:  log f(s, j) = LSE_{a -> j} logit_a,
+ *            log P(j | s) = log f(s, j) - LSE_{valid a} logit_a.
+ *   SSR      an encoder MLP maps features to embeddings z; a scorer MLP maps
+ *            [z_s, z_j] to score(s, j) = log f(s, j);
+ *            log P(j | s) = score(s, j) - LSE_k score(s, k).
+ *   UNIFORM  log P(j | s) = -log(number of neighbours); log f = 0; no parameters.
+ * log f(s, j) is the unnormalised log edge flow the FM objective uses.
+ *
+ * Parameters live in a slice of a model's block (gfn_policy_bind); the policy owns
+ * its workspaces, sized at creation for row_cap states.
+ */
+#ifndef GFN_POLICY_H
+#define GFN_POLICY_H
+
+#include <stddef.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "env.h"
+#include "status.h"
+
+typedef enum { GFN_POLICY_SA, GFN_POLICY_SSR, GFN_POLICY_UNIFORM } gfn_policy_kind;
+typedef enum { GFN_POLICY_FWD, GFN_POLICY_BWD } gfn_policy_dir;
+
+typedef struct {
+    gfn_policy_kind kind;
+    int hidden, layers;                /* SA: features -> hidden x layers -> n_actions */
+    int enc_hidden, enc_layers, embed; /* SSR encoder: features -> enc_hidden x enc_layers -> embed */
+    int sc_hidden, sc_layers;          /* SSR scorer: 2 embed -> sc_hidden x sc_layers -> 1 */
+} gfn_policy_config;
+
+typedef struct gfn_policy gfn_policy; /* opaque */
+
+/* Builds a policy of cfg->kind for env in direction dir, able to evaluate up to
+ * row_cap states per forward.  GFN_EVALUE for bad sizes. */
+gfn_policy *gfn_policy_alloc(const gfn_env *env, gfn_policy_dir dir, const gfn_policy_config *cfg,
+                             int row_cap, gfn_error *err);
+void gfn_policy_free(gfn_policy *p); /* NULL is a no-op */
+/* Grows the state capacity (outside the training loop). */
+int gfn_policy_reserve(gfn_policy *p, int row_cap, gfn_error *err);
+int gfn_policy_row_cap(const gfn_policy *p);
+gfn_policy_kind gfn_policy_get_kind(const gfn_policy *p);
+gfn_policy_dir gfn_policy_get_dir(const gfn_policy *p);
+
+size_t gfn_policy_n_params(const gfn_policy *p);
+/* params and grads are (n_params) slices; grads may be NULL (evaluation only). */
+void gfn_policy_bind(gfn_policy *p, double *params, double *grads);
+/* nn.Linear initialisation of every MLP (SA: the net; SSR: encoder then scorer). */
+void gfn_policy_init_params(gfn_policy *p, gsl_rng *rng);
+
+/* Evaluates the policy at states (n), n <= row_cap, keeping what the backward
+ * needs.  Afterwards, for row i: gfn_policy_n_nbr(p, i) neighbours, listed by
+ * gfn_policy_nbrs(p, i), and the (n, GFN_NBR_MAX) arrays
+ *   gfn_policy_logp(p)[i * GFN_NBR_MAX + j]     log P(nbr j | s_i)
+ *   gfn_policy_logflow(p)[i * GFN_NBR_MAX + j]  log f(s_i, nbr j), unnormalised
+ * with entries j >= n_nbr set to -INFINITY.  All SA/SSR network rows go through
+ * each MLP in one batched call. */
+void gfn_policy_forward(gfn_policy *p, int n, const gfn_state *states);
+int gfn_policy_n_nbr(const gfn_policy *p, int i);
+const gfn_state *gfn_policy_nbrs(const gfn_policy *p, int i); /* (n_nbr) */
+const double *gfn_policy_logp(const gfn_policy *p);
+const double *gfn_policy_logflow(const gfn_policy *p);
+/* Index of state c among the neighbours of row i, or -1. */
+int gfn_policy_find_nbr(const gfn_policy *p, int i, const gfn_state *c);
+
+/* Back-propagates dL/dlogp and dL/dlogflow, each (n, GFN_NBR_MAX) for the n rows of
+ * the last forward (either may be NULL; entries j >= n_nbr are ignored), ADDING into
+ * the bound gradient slice.  No-op for UNIFORM. */
+void gfn_policy_backward(gfn_policy *p, const double *d_logp, const double *d_logflow);
+
+/* Evaluation without gradients for any number of states, in chunks of row_cap:
+ * n_nbr is (n), logp is (n, GFN_NBR_MAX) (entries j >= n_nbr are -INFINITY).
+ * Overwrites the state kept for backward. */
+void gfn_policy_logp_all(gfn_policy *p, int64_t n, const gfn_state *states, int *n_nbr,
+                         double *logp);
+
+#endif
