@@ -12,6 +12,7 @@ typedef struct {
 
 static const command COMMANDS[] = {
     {"target", gfn_cmd_target, "enumerate a task and print its exact target statistics"},
+    {"ad", gfn_cmd_ad, "two-sample (k-sample) Anderson-Darling test on files of numbers"},
 };
 
 static void usage(FILE *f)
