@@ -1,7 +1,7 @@
 /* objective.c - the registry of objectives (one table line each), their options,
- * and the helpers every loss shares: zeroing the gradients, the per-trajectory
- * clamp and the finiteness check.  The losses themselves live in objective_*.c;
- * the equations are in objective.h.
+ * and the helpers every loss shares: the per-trajectory clamp and the finiteness
+ * check.  The losses themselves live in objective_*.c; the equations are in
+ * objective.h.  Every loss starts with gfn_traj_batch_zero_grad.
  */
 #include "objective.h"
 
@@ -109,23 +109,6 @@ int gfn_objective_opts_read(gfn_objective_opts *opt, gfn_params *p, gfn_error *e
         return rc;
     opt->gtb_backward = strcmp(s, "paper") == 0 ? GFN_GTB_BACKWARD_PAPER : GFN_GTB_BACKWARD_CODE;
     return GFN_OK;
-}
-
-static void zero(double *a, size_t n)
-{
-    if (a)
-        memset(a, 0, n * sizeof *a);
-}
-
-void gfn__objective_zero_grad(gfn_traj_batch *tb)
-{
-    size_t B = (size_t)tb->B, T = (size_t)tb->T_max;
-    zero(tb->d_log_pf, B * T);
-    zero(tb->d_log_pb, B * T);
-    zero(tb->d_log_flow, B * (T + 1));
-    zero(tb->d_fm_in, B * (T + 1) * GFN_NBR_MAX);
-    zero(tb->d_fm_out, B * (T + 1) * GFN_NBR_MAX);
-    tb->d_log_z = 0.0;
 }
 
 double gfn__objective_clamp(const gfn_objective_opts *opt, double lb, double *scale)

@@ -139,8 +139,6 @@ int gfn_objective_gtb_forward(const gfn_objective_opts *opt, gfn_traj_batch *tb,
                               double *loss, gfn_error *err);
 
 /* ---- shared by the loss files -------------------------------------------- */
-/* Zeroes the d_ arrays of the first tb->B trajectories and d_log_z. */
-void gfn__objective_zero_grad(gfn_traj_batch *tb);
 /* Applies the clamp to a per-trajectory loss: returns the clamped value and
  * sets *scale to 1 (gradient passes) or 0 (clamped). */
 double gfn__objective_clamp(const gfn_objective_opts *opt, double lb, double *scale);

@@ -15,7 +15,7 @@
 int gfn_objective_db(const gfn_objective_opts *opt, gfn_traj_batch *tb, double log_z,
                      double *loss, gfn_error *err)
 {
-    gfn__objective_zero_grad(tb);
+    gfn_traj_batch_zero_grad(tb);
     const int B = tb->B, T = tb->T_max;
     double total = 0.0;
     for (int b = 0; b < B; b++) {

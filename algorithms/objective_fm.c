@@ -35,7 +35,7 @@ int gfn_objective_fm(const gfn_objective_opts *opt, gfn_traj_batch *tb, double l
                      double *loss, gfn_error *err)
 {
     (void)log_z; /* FM has no log Z: the initial flow is implied by the edge flows. */
-    gfn__objective_zero_grad(tb);
+    gfn_traj_batch_zero_grad(tb);
     const int B = tb->B, T = tb->T_max;
     const size_t K = GFN_NBR_MAX;
     double total = 0.0;

@@ -62,7 +62,7 @@ static void release(double *work, double *stack_work)
 static int subtb_run(const char *name, const gfn_objective_opts *opt, gfn_traj_batch *tb,
                      double log_z, double *loss, gfn_error *err)
 {
-    gfn__objective_zero_grad(tb);
+    gfn_traj_batch_zero_grad(tb);
     const int B = tb->B, T = tb->T_max;
     /* Trajectories are short; the heap is only touched for unusually long ones. */
     double stack_work[4 * 257], *work = stack_work;

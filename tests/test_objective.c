@@ -1,15 +1,20 @@
 /* test_objective.c - the objectives: gradients of every objective with respect to
  * every input against central finite differences (also with the clamp active),
  * SubTB reducing to TB and DB, non-finite inputs reported, the registry and its
- * options, and zero loss on a hand-built optimal flow of small tasks. */
+ * options, and zero loss on a hand-built optimal flow of small tasks (synth
+ * strings, hypergrids; exact flows with the uniform P_B). */
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_rng.h>
+
+#include "env.h"
 #include "gradcheck.h"
 #include "objective.h"
+#include "task.h"
 #include "traj.h"
 
 #define NB 5
@@ -424,6 +429,151 @@ static void test_options(void)
     gfn_params_close(&p);
 }
 
+/* ---- a hand-built optimal flow gives zero loss ------------------------------ */
+
+typedef struct {
+    const gfn_env *env;
+    double *logF; /* (state_count) log F(s) of every non-terminal state, by state id */
+} exact_flow;
+
+static double log_flow_of(const exact_flow *ef, const gfn_state *s)
+{
+    if (s->term)
+        return log(gfn_env_reward(ef->env, s));
+    return ef->logF[gfn_env_level_offset(ef->env, s->level) + gfn_env_rank(ef->env, s)];
+}
+
+/* log P_B(s | c) for the uniform backward policy over c's unique parents. */
+static double log_pb_uniform(const gfn_env *env, const gfn_state *c)
+{
+    gfn_state par[GFN_NBR_MAX];
+    return -log((double)gfn_env_parents(env, c, par));
+}
+
+/* F(x) = R(x); F(s) = sum_c F(c) P_B(s|c) in reverse level order. */
+static void exact_flow_build(exact_flow *ef, const gfn_env *env)
+{
+    ef->env = env;
+    ef->logF = malloc((size_t)gfn_env_state_count(env) * sizeof *ef->logF);
+    gfn_state kids[GFN_NBR_MAX];
+    for (int level = gfn_env_max_level(env); level >= 0; level--)
+        for (int64_t r = 0; r < gfn_env_level_count(env, level); r++) {
+            gfn_state s;
+            gfn_env_unrank(env, level, r, &s);
+            int n = gfn_env_children(env, &s, kids);
+            double f = 0.0;
+            for (int i = 0; i < n; i++)
+                f += exp(log_flow_of(ef, &kids[i]) + log_pb_uniform(env, &kids[i]));
+            ef->logF[gfn_env_level_offset(env, level) + r] = log(f);
+        }
+}
+
+/* Fills row b of tb from a uniformly random walk s_0 -> x with the exact flow. */
+static void exact_flow_trajectory(const exact_flow *ef, gsl_rng *rng, gfn_traj_batch *tb, int b)
+{
+    const gfn_env *env = ef->env;
+    const int T = tb->T_max;
+    gfn_state *row = tb->states + (size_t)b * (T + 1), kids[GFN_NBR_MAX], par[GFN_NBR_MAX];
+    int t = 0;
+    gfn_env_initial(env, &row[0]);
+    while (!row[t].term) {
+        GFN_ASSERT(t < T);
+        int n = gfn_env_children(env, &row[t], kids);
+        row[t + 1] = kids[gsl_rng_uniform_int(rng, (unsigned long)n)];
+        double lpb = log_pb_uniform(env, &row[t + 1]);
+        tb->log_pb[(size_t)b * T + t] = lpb;
+        tb->log_pf[(size_t)b * T + t] =
+            log_flow_of(ef, &row[t + 1]) + lpb - log_flow_of(ef, &row[t]);
+        t++;
+    }
+    tb->len[b] = t;
+    tb->log_reward[b] = log(gfn_env_reward(env, &row[t]));
+    for (int k = 0; k <= t; k++) {
+        size_t st = (size_t)b * (T + 1) + k;
+        tb->log_flow[st] = k > 0 && k < t ? log_flow_of(ef, &row[k]) : 123.0; /* ignored ends */
+        if (k == 0)
+            continue;
+        /* FM edge flows F(p -> s) = F(s) P_B(p|s) into s, F(s -> c) = F(c) P_B(s|c) out. */
+        int np = gfn_env_parents(env, &row[k], par);
+        tb->fm_n_in[st] = np;
+        for (int i = 0; i < np; i++)
+            tb->fm_in[st * GFN_NBR_MAX + i] = log_flow_of(ef, &row[k]) - log((double)np);
+        int nc = row[k].term ? 0 : gfn_env_children(env, &row[k], kids);
+        tb->fm_n_out[st] = nc;
+        for (int i = 0; i < nc; i++)
+            tb->fm_out[st * GFN_NBR_MAX + i] =
+                log_flow_of(ef, &kids[i]) + log_pb_uniform(env, &kids[i]);
+    }
+}
+
+static gfn_env *open_task(const char *name, const char *args)
+{
+    gfn_params p;
+    gfn_error err;
+    gfn_params_init(&p);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", args);
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " "))
+        gfn_params_set_arg(&p, tok, "test", &err);
+    gfn_env *env = NULL;
+    if (gfn_task_open(name, &p, &env, &err) != GFN_OK)
+        printf("\n  opening %s %s: %s\n", name, args, err.msg);
+    gfn_params_close(&p);
+    return env;
+}
+
+static void test_optimal_flow(void)
+{
+    const char *tasks[][2] = {{"synth", "mdp=pa alphabet=2 n=3 seed=1"},
+                              {"synth", "mdp=pa alphabet=3 n=3 seed=2"},
+                              {"synth", "mdp=ar alphabet=3 n=3 seed=2"},
+                              {"hypergrid", "dim=2 side=4"},
+                              {"hypergrid", "dim=3 side=3"}};
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 99);
+    for (size_t k = 0; k < sizeof tasks / sizeof tasks[0]; k++) {
+        gfn_env *env = open_task(tasks[k][0], tasks[k][1]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+        exact_flow ef;
+        exact_flow_build(&ef, env);
+        /* F(s_0) is Z = sum_x R(x): the construction is a flow. */
+        double z = 0.0;
+        for (int64_t i = 0; i < gfn_env_terminal_count(env); i++)
+            z += gfn_env_rewards(env)[i];
+        double log_z = ef.logF[0];
+        CU_ASSERT(fabs(log_z - log(z)) < 1e-12);
+        gfn_traj_batch tb;
+        batch_alloc(&tb, 24, 16);
+        for (int b = 0; b < tb.B; b++)
+            exact_flow_trajectory(&ef, rng, &tb, b);
+        gfn_objective_opts o;
+        gfn_objective_opts_default(&o);
+        struct {
+            const char *name;
+            gfn_objective_fn fn;
+        } objs[] = {{"tb", gfn_objective_tb},     {"maxent", gfn_objective_tb},
+                    {"db", gfn_objective_db},     {"subtb", gfn_objective_subtb},
+                    {"fm", gfn_objective_fm}};
+        for (size_t j = 0; j < sizeof objs / sizeof objs[0]; j++) {
+            double loss = -1.0;
+            gfn_error err;
+            CU_ASSERT_EQUAL(objs[j].fn(&o, &tb, log_z, &loss, &err), GFN_OK);
+            if (!(loss >= 0.0 && loss < 1e-24))
+                printf("\n  %s %s: optimal-flow loss %.3g\n", tasks[k][1], objs[j].name, loss);
+            CU_ASSERT(loss >= 0.0 && loss < 1e-24);
+        }
+        /* A wrong log Z is seen by every objective that uses it. */
+        double loss;
+        gfn_error err;
+        CU_ASSERT_EQUAL(gfn_objective_tb(&o, &tb, log_z + 0.1, &loss, &err), GFN_OK);
+        CU_ASSERT(fabs(loss - 0.01) < 1e-12);
+        batch_free(&tb);
+        free(ef.logF);
+        gfn_env_free(env);
+    }
+    gsl_rng_free(rng);
+}
+
 extern void gfn_test_suite_objective(void);
 void gfn_test_suite_objective(void)
 {
@@ -435,4 +585,5 @@ void gfn_test_suite_objective(void)
     CU_add_test(s, "non-finite inputs are reported", test_nonfinite);
     CU_add_test(s, "registry", test_registry);
     CU_add_test(s, "options", test_options);
+    CU_add_test(s, "hand-built optimal flow gives zero loss", test_optimal_flow);
 }
