@@ -251,6 +251,7 @@ int gfn_reward_dist_init(gfn_reward_dist *d, const double *reward, size_t n, gfn
     }
     free(sorted);
     d->n = D;
+    d->n_terminals = n;
     d->mean = sum_get(&mean);
     d->log_z = log(Z);
     d->table = gsl_ran_discrete_preproc(D, d->mass);

@@ -43,6 +43,7 @@ int gfn_metrics_exact(const double *p_theta, const double *reward, size_t n,
  * p*(R = value) at each, ascending, with a gsl_ran_discrete table to draw from it. */
 typedef struct {
     size_t n;          /* number of distinct reward values */
+    size_t n_terminals; /* number of terminals it was built from, abs(X) */
     double *value;     /* (n) ascending */
     double *mass;      /* (n) count(value) * value / Z; sums to 1 */
     double mean;       /* E_p*[R] = sum_j value_j mass_j */

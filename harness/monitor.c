@@ -101,6 +101,10 @@ void gfn_monitor_config_default(gfn_monitor_config *cfg)
 gfn_monitor *gfn_monitor_alloc(const gfn_monitor_config *cfg, const gfn_reward_dist *target,
                                gsl_rng *rng, gfn_error *err)
 {
+    gfn_monitor_config c = *cfg;
+    if (c.n_target_draws == 0)
+        c.n_target_draws = target->n_terminals < 100000 ? target->n_terminals : 100000;
+    cfg = &c;
     if (cfg->window_rounds < 1 || cfg->n_target_draws < 2 || cfg->top_k < 1) {
         gfn_error_set(err, GFN_EVALUE,
                       "monitor: window_rounds = %ld, n_target_draws = %zu, top_k = %d: expected "
@@ -239,6 +243,11 @@ long gfn_monitor_rounds_to_target(const gfn_monitor *m)
 double gfn_monitor_target_mean(const gfn_monitor *m)
 {
     return m->target_mean;
+}
+
+size_t gfn_monitor_n_target_draws(const gfn_monitor *m)
+{
+    return m->cfg.n_target_draws;
 }
 
 int64_t gfn_monitor_modes_found(const gfn_monitor *m)

@@ -39,7 +39,9 @@ typedef struct {
      * mean uses the monitor samples available; 1: no window mean (NaN) and no
      * rounds_to_target before round W - 1. */
     int full_window;
-    size_t n_target_draws;  /* default 100,000 */
+    /* Default 100,000 (SPEC); 0 takes min(abs(X), 100,000) as the authors' code
+     * does (np.random.choice(base_rs, size=min(len(base_rs), 100000), p=R/Z)). */
+    size_t n_target_draws;
     int top_k;              /* default 100 */
 } gfn_monitor_config;
 
@@ -80,6 +82,8 @@ double gfn_monitor_mean_reward_pct(const gfn_monitor *m);
 /* First round at which the window mean reached E_p*[R], or -1. */
 long gfn_monitor_rounds_to_target(const gfn_monitor *m);
 double gfn_monitor_target_mean(const gfn_monitor *m);
+/* The number of target draws actually used (after the 0 = authors' rule). */
+size_t gfn_monitor_n_target_draws(const gfn_monitor *m);
 
 int64_t gfn_monitor_modes_found(const gfn_monitor *m);
 

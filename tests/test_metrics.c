@@ -212,6 +212,7 @@ static void test_reward_dist(void)
     gfn_error err;
     CU_ASSERT_EQUAL_FATAL(gfn_reward_dist_init(&d, R, 10, &err), GFN_OK);
     CU_ASSERT_EQUAL_FATAL(d.n, 3);
+    CU_ASSERT_EQUAL(d.n_terminals, 10);
     CU_ASSERT(d.value[0] == 0.01 && d.value[1] == 10 && d.value[2] == 30);
     CU_ASSERT(close_enough("mass0", "bag", d.mass[0], 0.06 / 60.06, 1e-14, 0));
     CU_ASSERT(close_enough("mass1", "bag", d.mass[1], 30 / 60.06, 1e-14, 0));

@@ -31,6 +31,7 @@ static gfn_monitor *make_monitor(gfn_reward_dist *d, gsl_rng **rng, long W, int 
     cfg.top_k = k;
     gfn_monitor *m = gfn_monitor_alloc(&cfg, d, *rng, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(gfn_monitor_n_target_draws(m), 100000);
     return m;
 }
 
@@ -228,6 +229,13 @@ static void test_errors(void)
     gfn_monitor_config_default(&cfg);
     cfg.window_rounds = 0;
     CU_ASSERT_PTR_NULL(gfn_monitor_alloc(&cfg, &d, rng, &err));
+    /* The authors' rule: min(abs(X), 100000) draws, here abs(X) = 2. */
+    cfg.window_rounds = 10;
+    cfg.n_target_draws = 0;
+    gfn_monitor *m2 = gfn_monitor_alloc(&cfg, &d, rng, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m2);
+    CU_ASSERT_EQUAL(gfn_monitor_n_target_draws(m2), 2);
+    gfn_monitor_free(m2);
     gfn_monitor_free(NULL);
     gfn_monitor_free(m);
     gsl_rng_free(rng);
