@@ -52,6 +52,9 @@ $(BUILD)/gfnbench: $(BUILD)/harness/main.o $(BUILD)/libgfn.a
 gfnbench: $(BUILD)/gfnbench
 	@cp $< $@
 
+$(BUILD)/bench_nn: $(BUILD)/bench/bench_nn.o $(BUILD)/libgfn.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Every tests/*.c defines `void gfn_test_suite_NAME(void)`; the runner calls them all.
 $(BUILD)/tests/suites.gen.h: $(TEST_SRC) | $(DEPS_OK)
 	@mkdir -p $(dir $@)

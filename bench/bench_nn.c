@@ -1,0 +1,177 @@
+/* bench_nn.c - throughput of the neural core: MLP forward + backward on the
+ * network shapes of the paper's tasks at training (~300 rows) and evaluation
+ * (4096 rows) batch sizes, and whole policy evaluations, beside the measured
+ * peak of one large dgemm.  Not a test: numbers depend on the machine.
+ *
+ * FLOPs counted: forward 2 R sum_l in_l out_l; backward 2 R sum_l in_l out_l for
+ * the weight gradients plus the same for the input gradients of layers 2..L
+ * (and layer 1 when the input gradient is asked for, as for the SSR scorer).
+ * Usage: build/bench_nn [seconds per measurement, default 0.5]
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gsl/gsl_cblas.h>
+#include <gsl/gsl_rng.h>
+
+#include "mlp.h"
+#include "params.h"
+#include "policy.h"
+#include "task.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double peak_dgemm(double secs)
+{
+    int n = 1024;
+    double *a = malloc((size_t)n * n * sizeof(double)), *b = malloc((size_t)n * n * sizeof(double));
+    double *c = calloc((size_t)n * n, sizeof(double));
+    for (size_t i = 0; i < (size_t)n * n; i++)
+        a[i] = b[i] = sin((double)i);
+    gfn_blas_single_thread();
+    int reps = 0;
+    double t0 = now(), t;
+    do {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a, n, b, n, 0.0, c, n);
+        reps++;
+    } while ((t = now() - t0) < secs);
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * n * n * (double)n * reps / t / 1e9;
+}
+
+/* Returns rows per second; *gflops the achieved rate. */
+static double bench_mlp(const int *w, int nw, int rows, int want_d_in, double secs, double *gflops)
+{
+    gfn_error err;
+    gfn_mlp *m = gfn_mlp_alloc(w, nw, rows, &err);
+    size_t np = gfn_mlp_n_params(m);
+    double *p = malloc(np * sizeof(double)), *g = calloc(np, sizeof(double));
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gfn_mlp_bind(m, p, g);
+    gfn_mlp_init_params(m, r);
+    double *in = malloc((size_t)rows * w[0] * sizeof(double));
+    double *dout = malloc((size_t)rows * w[nw - 1] * sizeof(double));
+    double *din = malloc((size_t)rows * w[0] * sizeof(double));
+    for (size_t i = 0; i < (size_t)rows * w[0]; i++)
+        in[i] = gsl_rng_uniform(r);
+    for (size_t i = 0; i < (size_t)rows * w[nw - 1]; i++)
+        dout[i] = gsl_rng_uniform(r) - 0.5;
+    double sum = 0, first = (double)w[0] * w[1];
+    for (int l = 1; l < nw; l++)
+        sum += (double)w[l - 1] * w[l];
+    double flop = (double)rows * (2 * sum + 2 * sum + 2 * (sum - (want_d_in ? 0 : first)));
+    int reps = 0;
+    double t0 = now(), t;
+    do {
+        gfn_mlp_forward(m, rows, in);
+        gfn_mlp_backward(m, rows, dout, want_d_in ? din : NULL);
+        reps++;
+    } while ((t = now() - t0) < secs);
+    *gflops = flop * reps / t / 1e9;
+    gsl_rng_free(r);
+    free(p);
+    free(g);
+    free(in);
+    free(dout);
+    free(din);
+    gfn_mlp_free(m);
+    return (double)rows * reps / t;
+}
+
+/* States per second of a policy: forward + backward (grad) or forward only. */
+static double bench_policy(const gfn_env *env, const gfn_policy_config *cfg, int n, int grad,
+                           double secs)
+{
+    gfn_error err;
+    gfn_policy *p = gfn_policy_alloc(env, GFN_POLICY_FWD, cfg, n, &err);
+    size_t np = gfn_policy_n_params(p);
+    double *th = malloc(np * sizeof(double)), *g = calloc(np, sizeof(double));
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gfn_policy_bind(p, th, g);
+    gfn_policy_init_params(p, r);
+    gfn_state *st = malloc((size_t)n * sizeof *st);
+    int L = gfn_env_max_level(env);
+    for (int i = 0; i < n; i++) {
+        int l = i % (L + 1);
+        gfn_env_unrank(env, l, (int64_t)gsl_rng_uniform_int(r, (unsigned long)gfn_env_level_count(env, l)),
+                       &st[i]);
+    }
+    double *d = calloc((size_t)n * GFN_NBR_MAX, sizeof(double));
+    for (int i = 0; i < n; i++)
+        d[(size_t)i * GFN_NBR_MAX] = 1.0;
+    int reps = 0;
+    double t0 = now(), t;
+    do {
+        gfn_policy_forward(p, n, st);
+        if (grad)
+            gfn_policy_backward(p, d, NULL);
+        reps++;
+    } while ((t = now() - t0) < secs);
+    gsl_rng_free(r);
+    free(th);
+    free(g);
+    free(st);
+    free(d);
+    gfn_policy_free(p);
+    return (double)n * reps / t;
+}
+
+int main(int argc, char **argv)
+{
+    double secs = argc > 1 ? atof(argv[1]) : 0.5;
+    if (!(secs > 0))
+        secs = 0.5;
+    double peak = peak_dgemm(secs);
+    printf("bench_nn: double precision, BLAS single-threaded, %.2f s per line\n", secs);
+    printf("peak dgemm 1024^3: %.2f GFLOP/s\n\n", peak);
+    printf("%-34s %6s %14s %9s %7s\n", "MLP forward+backward", "rows", "rows/s", "GFLOP/s", "%peak");
+    struct {
+        const char *name;
+        int w[5], nw, d_in;
+    } nets[] = {
+        {"SA 128x2 tfbind8 (32->17)", {32, 128, 128, 17}, 4, 0},
+        {"SA 1024x2 qm9str (55->23)", {55, 1024, 1024, 23}, 4, 0},
+        {"SSR 128 encoder (32->128->128)", {32, 128, 128}, 3, 0},
+        {"SSR 128 scorer (256->128->1)", {256, 128, 1}, 3, 1},
+    };
+    int rows[] = {300, 4096};
+    for (size_t k = 0; k < sizeof nets / sizeof nets[0]; k++)
+        for (int r = 0; r < 2; r++) {
+            double gf, rps = bench_mlp(nets[k].w, nets[k].nw, rows[r], nets[k].d_in, secs, &gf);
+            printf("%-34s %6d %14.0f %9.2f %6.1f%%\n", nets[k].name, rows[r], rps, gf,
+                   100 * gf / peak);
+        }
+    /* Whole policies on a tfbind8-shaped task (pa, 4 letters, n = 8; synthetic
+     * rewards, so no data files are needed): includes neighbours and features. */
+    gfn_params prm;
+    gfn_error err;
+    gfn_params_init(&prm);
+    gfn_params_set_arg(&prm, "mdp=pa", "bench", &err);
+    gfn_params_set_arg(&prm, "alphabet=4", "bench", &err);
+    gfn_params_set_arg(&prm, "n=8", "bench", &err);
+    gfn_env *env = NULL;
+    if (gfn_task_open("synth", &prm, &env, &err) != GFN_OK) {
+        fprintf(stderr, "bench_nn: %s\n", err.msg);
+        return 1;
+    }
+    gfn_params_close(&prm);
+    gfn_policy_config sa = {GFN_POLICY_SA, 128, 2, 0, 0, 0, 0, 0};
+    gfn_policy_config ssr = {GFN_POLICY_SSR, 0, 0, 128, 1, 128, 128, 1};
+    printf("\n%-34s %6s %14s\n", "P_F on pa 4 letters n=8", "states", "states/s");
+    printf("%-34s %6d %14.0f\n", "SA 128x2 forward+backward", 300, bench_policy(env, &sa, 300, 1, secs));
+    printf("%-34s %6d %14.0f\n", "SA 128x2 forward only", 4096, bench_policy(env, &sa, 4096, 0, secs));
+    printf("%-34s %6d %14.0f\n", "SSR 128 forward+backward", 300, bench_policy(env, &ssr, 300, 1, secs));
+    printf("%-34s %6d %14.0f\n", "SSR 128 forward only", 4096, bench_policy(env, &ssr, 4096, 0, secs));
+    gfn_env_free(env);
+    return 0;
+}
