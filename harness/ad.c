@@ -36,7 +36,8 @@ static const double B1[GFN_AD_NLEVELS] = {-0.245, 0.25, 0.678, 1.149, 1.822, 2.3
 static const double B2[GFN_AD_NLEVELS] = {-0.105, -0.305, -0.362, -0.391, -0.396, -0.345,
                                           -0.154};
 
-/* Without a work array, k up to this many samples needs no allocation. */
+/* Up to this many samples the merge positions live on the stack, so that a call
+ * with a caller's work array allocates nothing. */
 #define AD_K_STACK 16
 /* numpy's PW_BLOCKSIZE. */
 #define PAIRWISE_BLOCK 128
