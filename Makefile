@@ -52,6 +52,9 @@ $(BUILD)/gfnbench: $(BUILD)/harness/main.o $(BUILD)/libgfn.a
 gfnbench: $(BUILD)/gfnbench
 	@cp $< $@
 
+$(BUILD)/bench_gbtree: $(BUILD)/bench/bench_gbtree.o $(BUILD)/libgfn.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/bench_nn: $(BUILD)/bench/bench_nn.o $(BUILD)/libgfn.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
