@@ -67,6 +67,9 @@ $(BUILD)/tests/suites.gen.h: $(TEST_SRC) | $(DEPS_OK)
 $(BUILD)/tests/test_main.o: $(BUILD)/tests/suites.gen.h
 $(BUILD)/tests/test_main.o: ALL_CFLAGS += -I$(BUILD)/tests
 
+# run.txt records the flags each run was built with.
+$(BUILD)/harness/runner.o: ALL_CFLAGS += -DGFN_BUILD_CFLAGS='"$(strip $(OPT) $(SAN) $(DEFS) $(CFLAGS))"'
+
 $(BUILD)/gfnbench_tests: $(TEST_OBJ) $(BUILD)/libgfn.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(PKG_LIBS)
 

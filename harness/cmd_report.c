@@ -1,0 +1,60 @@
+/* cmd_report.c - `gfnbench report SPEC.yaml`: tables and figures from the
+ * results of an experiment that has (partly) run. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "report.h"
+#include "spec.h"
+
+static void report_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: gfnbench report SPEC.yaml [--out DIR] [--plots DIR] [--no-gnuplot]\n\n"
+            "Reads DIR/<experiment>/<variant>/seed<k>/ (default DIR: results) and writes\n"
+            "DIR/<experiment>/summary.md and summary.csv (mean and sample std over seeds,\n"
+            "and the paper's format beside the paper's values) and the figures in\n"
+            "plots/<experiment>/ (.png and .pdf through gnuplot, with their .tsv and .gp).\n\n"
+            "  --out DIR      results root (default: results)\n"
+            "  --plots DIR    figures root (default: plots)\n"
+            "  --no-gnuplot   write the .tsv data and .gp scripts but do not draw them\n");
+}
+
+int gfn_cmd_report(int argc, char **argv)
+{
+    if (gfn_cmd_wants_help(argc, argv)) {
+        report_usage(stdout);
+        return 0;
+    }
+    gfn_report_opts o = {NULL, NULL, 1, stdout};
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            o.results_dir = argv[++i];
+        else if (strcmp(argv[i], "--plots") == 0 && i + 1 < argc)
+            o.plots_dir = argv[++i];
+        else if (strcmp(argv[i], "--no-gnuplot") == 0)
+            o.run_gnuplot = 0;
+        else if (argv[i][0] != '-' && !path)
+            path = argv[i];
+        else {
+            fprintf(stderr, "gfnbench report: unexpected argument '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!path) {
+        report_usage(stderr);
+        return 2;
+    }
+    gfn_error err;
+    gfn_spec *s = gfn_spec_load(path, &err);
+    if (!s) {
+        fprintf(stderr, "gfnbench report: %s\n", err.msg);
+        return 1;
+    }
+    int rc = gfn_report_write(s, &o, &err);
+    if (rc)
+        fprintf(stderr, "gfnbench report: %s\n", err.msg);
+    gfn_spec_free(s);
+    return rc ? 1 : 0;
+}

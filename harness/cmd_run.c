@@ -1,0 +1,105 @@
+/* cmd_run.c - `gfnbench run SPEC.yaml`: every (variant, seed) run of an
+ * experiment in parallel, then its tables and figures (the report step). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "report.h"
+#include "runner.h"
+#include "spec.h"
+#include "train.h"
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: gfnbench run SPEC.yaml [--jobs N] [--only PATTERN] [--resume] [--out DIR]\n"
+            "                              [--plots DIR] [--no-report]\n\n"
+            "Runs every (variant, seed) pair of the experiment SPEC.yaml in parallel child\n"
+            "processes, each into DIR/<experiment>/<variant>/seed<k>/ (metrics.tsv,\n"
+            "summary.txt, config.txt, run.txt, log.txt), then writes the summary tables\n"
+            "(DIR/<experiment>/summary.md, .csv) and the figures (plots/<experiment>/).\n\n"
+            "  --jobs N        runs at once (default: the number of online cores)\n"
+            "  --only PATTERN  only variants (or variant/seedK) matching the shell pattern\n"
+            "  --resume        skip finished runs; redo failed or half-written ones\n"
+            "  --out DIR       results root (default: results)\n"
+            "  --plots DIR     figures root (default: plots)\n"
+            "  --no-report     skip the tables and figures\n");
+}
+
+static int parse_jobs(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || v < 1 || v > 4096)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
+int gfn_cmd_run(int argc, char **argv)
+{
+    if (gfn_cmd_wants_help(argc, argv)) {
+        run_usage(stdout);
+        return 0;
+    }
+    gfn_runner_opts o;
+    gfn_runner_opts_init(&o);
+    o.run = gfn_train_run;
+    o.validate = gfn_train_validate;
+    o.log = stdout;
+    const char *path = NULL, *plots = NULL;
+    int report = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (strcmp(a, "--jobs") == 0 && has_val) {
+            if (!parse_jobs(argv[++i], &o.jobs)) {
+                fprintf(stderr, "gfnbench run: --jobs expects a whole number >= 1, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (strcmp(a, "--only") == 0 && has_val) {
+            o.only = argv[++i];
+        } else if (strcmp(a, "--out") == 0 && has_val) {
+            o.out_dir = argv[++i];
+        } else if (strcmp(a, "--plots") == 0 && has_val) {
+            plots = argv[++i];
+        } else if (strcmp(a, "--resume") == 0) {
+            o.resume = 1;
+        } else if (strcmp(a, "--no-report") == 0) {
+            report = 0;
+        } else if (a[0] != '-' && !path) {
+            path = a;
+        } else {
+            fprintf(stderr, "gfnbench run: unexpected argument '%s' (see gfnbench run --help)\n",
+                    a);
+            return 2;
+        }
+    }
+    if (!path) {
+        run_usage(stderr);
+        return 2;
+    }
+    gfn_error err;
+    gfn_spec *s = gfn_spec_load(path, &err);
+    if (!s) {
+        fprintf(stderr, "gfnbench run: %s\n", err.msg);
+        return 1;
+    }
+    gfn_runner_stats st;
+    int rc = gfn_runner_run(s, &o, &st, &err);
+    int ran_any = rc == GFN_OK || rc == GFN_ECHILD;
+    if (rc)
+        fprintf(stderr, "gfnbench run: %s\n", err.msg);
+    if (ran_any && report) {
+        gfn_report_opts ro = {o.out_dir, plots, 1, stdout};
+        gfn_error rerr;
+        if (gfn_report_write(s, &ro, &rerr) != GFN_OK) {
+            fprintf(stderr, "gfnbench run: report: %s\n", rerr.msg);
+            rc = rc ? rc : 1;
+        }
+    }
+    gfn_spec_free(s);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,719 @@
+/* report.c - summary tables (Markdown, CSV) and figures from an experiment's runs.
+ *
+ * Statistics over seeds: mean m = (1/n) sum x_i and the sample standard
+ * deviation s = sqrt(sum (x_i - m)^2 / (n - 1)) (GSL's gsl_stats_mean/_sd), over
+ * the seeds whose value is finite.  Curves average metrics.tsv rows that share a
+ * round number; the band is m +- s.  The scatter reference line is
+ * log p*(x) = log R(x) - log Z with log Z = logsumexp_x log R(x) over logp.tsv,
+ * which lists every terminal x.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <gsl/gsl_statistics_double.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "plot.h"
+#include "runner.h"
+
+/* ---- TSV reading ---- */
+
+void gfn_tsv_close(gfn_tsv *t)
+{
+    free(t->names);
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+int gfn_tsv_col(const gfn_tsv *t, const char *name)
+{
+    for (int j = 0; j < t->n_cols; j++)
+        if (strcmp(t->names[j], name) == 0)
+            return j;
+    return -1;
+}
+
+static int count_cells(const char *line)
+{
+    int n = 1;
+    for (const char *c = line; *c; c++)
+        n += *c == '\t';
+    return n;
+}
+
+/* Parses one tab-separated row of n numbers into out (n,); 0 on a bad cell. */
+static int parse_row(char *line, int n, double *out)
+{
+    char *cell = line;
+    for (int j = 0; j < n; j++) {
+        char *tab = strchr(cell, '\t');
+        if (tab)
+            *tab = '\0';
+        char *end;
+        errno = 0;
+        out[j] = strtod(cell, &end);
+        if (end == cell || *end != '\0')
+            return 0;
+        cell = tab ? tab + 1 : cell + strlen(cell);
+    }
+    return 1;
+}
+
+static int set_names(gfn_tsv *t, char *header, const char *path, gfn_error *err)
+{
+    t->names = calloc((size_t)t->n_cols, sizeof *t->names);
+    if (!t->names)
+        return gfn_error_set(err, GFN_ENOMEM, "out of memory reading %s", path);
+    char *cell = header;
+    for (int j = 0; j < t->n_cols; j++) {
+        char *tab = strchr(cell, '\t');
+        if (tab)
+            *tab = '\0';
+        snprintf(t->names[j], sizeof t->names[j], "%s", cell);
+        cell = tab ? tab + 1 : cell + strlen(cell);
+    }
+    return GFN_OK;
+}
+
+int gfn_tsv_read(const char *path, int header_required, const char *const *default_names,
+                 gfn_tsv *t, gfn_error *err)
+{
+    memset(t, 0, sizeof *t);
+    char *text;
+    size_t len;
+    int rc = gfn_fs_read_all(path, &text, &len, err);
+    if (rc)
+        return rc;
+    int lines = 1;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    int cap_rows = lines, line_no = 0, have_header = 0;
+    char *save = NULL, *line = text;
+    for (char *next; line && rc == GFN_OK; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        line_no++;
+        line[strcspn(line, "\r")] = '\0';
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        if (!have_header) {
+            have_header = 1;
+            t->n_cols = count_cells(line);
+            t->v = malloc((size_t)cap_rows * (size_t)t->n_cols * sizeof *t->v);
+            if (!t->v) {
+                rc = gfn_error_set(err, GFN_ENOMEM, "out of memory reading %s", path);
+                break;
+            }
+            char *copy = strdup(line);
+            int numeric = copy && parse_row(copy, t->n_cols, t->v);
+            free(copy);
+            if (!numeric) {
+                rc = set_names(t, line, path, err);
+                continue;
+            }
+            int nd = 0;
+            while (default_names && default_names[nd])
+                nd++;
+            if (header_required || nd != t->n_cols) {
+                rc = gfn_error_set(err, GFN_EFORMAT,
+                                   "%s:%d: expected a header row of column names, got numbers",
+                                   path, line_no);
+                break;
+            }
+            t->names = calloc((size_t)nd, sizeof *t->names);
+            if (!t->names) {
+                rc = gfn_error_set(err, GFN_ENOMEM, "out of memory reading %s", path);
+                break;
+            }
+            for (int j = 0; j < nd; j++)
+                snprintf(t->names[j], sizeof t->names[j], "%s", default_names[j]);
+        }
+        int cells = count_cells(line);
+        if (cells != t->n_cols) {
+            rc = gfn_error_set(err, GFN_EFORMAT, "%s:%d: expected %d tab-separated columns, got %d",
+                               path, line_no, t->n_cols, cells);
+            break;
+        }
+        if (!parse_row(line, t->n_cols, t->v + (size_t)t->n_rows * (size_t)t->n_cols)) {
+            rc = gfn_error_set(err, GFN_EFORMAT, "%s:%d: expected numbers (or nan) in every column",
+                               path, line_no);
+            break;
+        }
+        t->n_rows++;
+    }
+    (void)save;
+    free(text);
+    if (rc == GFN_OK && !have_header)
+        rc = gfn_error_set(err, GFN_EFORMAT, "%s:1: empty file (expected a header row)", path);
+    if (rc)
+        gfn_tsv_close(t);
+    return rc;
+}
+
+/* ---- summary.txt ---- */
+
+/* Reads `key: value` lines; the value of a missing or non-numeric key is NaN. */
+static double summary_value(const char *text, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+            char *end;
+            double v = strtod(line + klen + 1, &end);
+            return end == line + klen + 1 ? NAN : v;
+        }
+    }
+    return NAN;
+}
+
+/* ---- statistics and formatting ---- */
+
+int gfn_report_mean_std(const double *x, int n, double *mean, double *std)
+{
+    double *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
+    GFN_ASSERT(f);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i]))
+            f[k++] = x[i];
+    *mean = k ? gsl_stats_mean(f, 1, (size_t)k) : NAN;
+    *std = k >= 2 ? gsl_stats_sd_m(f, 1, (size_t)k, *mean) : NAN;
+    free(f);
+    return k;
+}
+
+static void fmt_num(double v, char *buf, size_t cap, int digits)
+{
+    if (!isfinite(v))
+        snprintf(buf, cap, "nan");
+    else if (fabs(v) >= 1000)
+        snprintf(buf, cap, "%.0f", v);
+    else
+        snprintf(buf, cap, "%.*g", digits, v);
+}
+
+static void fmt_mean_std(double mean, double std, int n, char *buf, size_t cap)
+{
+    char m[48], s[48];
+    fmt_num(mean, m, sizeof m, 4);
+    fmt_num(std, s, sizeof s, 2);
+    if (n == 0)
+        snprintf(buf, cap, "n/a");
+    else if (n == 1)
+        snprintf(buf, cap, "%s", m);
+    else
+        snprintf(buf, cap, "%s +- %s", m, s);
+}
+
+void gfn_report_paper_cell(const double *rounds_to_target, const double *reward_pct, int n,
+                           char *buf, size_t cap)
+{
+    int reached = n > 0;
+    for (int i = 0; i < n; i++)
+        reached &= isfinite(rounds_to_target[i]);
+    double m, s;
+    if (reached) {
+        int k = gfn_report_mean_std(rounds_to_target, n, &m, &s);
+        if (k >= 2)
+            snprintf(buf, cap, "100%% (%.0f +- %.0f)", m, s);
+        else
+            snprintf(buf, cap, "100%% (%.0f)", m);
+        return;
+    }
+    int k = gfn_report_mean_std(reward_pct, n, &m, &s);
+    if (k == 0)
+        snprintf(buf, cap, "n/a");
+    else if (k == 1)
+        snprintf(buf, cap, "%.1f%%", m);
+    else
+        snprintf(buf, cap, "%.1f +- %.1f%%", m, s);
+}
+
+/* ---- collecting the runs ---- */
+
+typedef struct {
+    int ok;         /* finished runs with a summary */
+    int failed;     /* run.txt says failed, or no summary */
+    double *values; /* (n_metrics, n_seeds), NaN for missing seeds */
+    double *rtt;    /* (n_seeds,) rounds_to_target */
+    double *reward; /* (n_seeds,) final sampled (else exact) mean reward % */
+    int *finished;  /* (n_seeds,) */
+} variant_results;
+
+static void collect_variant(const gfn_spec *s, const char *results, int v, variant_results *r)
+{
+    int S = s->n_seeds, M = s->n_metrics;
+    r->values = malloc((size_t)M * (size_t)S * sizeof *r->values);
+    r->rtt = malloc((size_t)S * sizeof *r->rtt);
+    r->reward = malloc((size_t)S * sizeof *r->reward);
+    r->finished = calloc((size_t)S, sizeof *r->finished);
+    GFN_ASSERT(r->values && r->rtt && r->reward && r->finished);
+    for (int k = 0; k < S; k++) {
+        for (int m = 0; m < M; m++)
+            r->values[m * S + k] = NAN;
+        r->rtt[k] = r->reward[k] = NAN;
+        char dir[4096], path[4200], *text = NULL;
+        gfn_runner_run_dir(s, results, v, k, dir, sizeof dir);
+        snprintf(path, sizeof path, "%s/run.txt", dir);
+        if (!gfn_fs_exists(path))
+            continue; /* not run (yet) */
+        snprintf(path, sizeof path, "%s/summary.txt", dir);
+        if (!gfn_runner_is_finished(dir) || gfn_fs_read_all(path, &text, NULL, NULL) != GFN_OK) {
+            r->failed++;
+            continue;
+        }
+        r->finished[k] = 1;
+        r->ok++;
+        for (int m = 0; m < M; m++)
+            r->values[m * S + k] = summary_value(text, s->metrics[m]);
+        r->rtt[k] = summary_value(text, "rounds_to_target");
+        r->reward[k] = summary_value(text, "sampled_mean_reward_pct");
+        if (!isfinite(r->reward[k]))
+            r->reward[k] = summary_value(text, "mean_reward_pct");
+        free(text);
+    }
+}
+
+static void free_variant(variant_results *r)
+{
+    free(r->values);
+    free(r->rtt);
+    free(r->reward);
+    free(r->finished);
+}
+
+/* The rtt/reward of the finished seeds only, so that a missing seed is not
+ * mistaken for one that did not reach the target. */
+static void paper_cell(const gfn_spec *s, const variant_results *r, char *buf, size_t cap)
+{
+    double rtt[256], rew[256];
+    int n = 0;
+    for (int k = 0; k < s->n_seeds && n < 256; k++)
+        if (r->finished[k]) {
+            rtt[n] = r->rtt[k];
+            rew[n++] = r->reward[k];
+        }
+    if (n == 0)
+        snprintf(buf, cap, "no finished runs");
+    else
+        gfn_report_paper_cell(rtt, rew, n, buf, cap);
+}
+
+static void csv_text(gfn_strbuf *b, const char *text)
+{
+    gfn_strbuf_printf(b, "\"");
+    for (const char *c = text; *c; c++)
+        gfn_strbuf_printf(b, *c == '"' ? "\"\"" : "%c", *c);
+    gfn_strbuf_printf(b, "\"");
+}
+
+static void task_line(const gfn_spec *s, gfn_strbuf *b)
+{
+    for (int i = 0; i < s->task.n; i++)
+        gfn_strbuf_printf(b, "%s%s%s%s", i == 0 ? "" : (i == 1 ? " (" : ", "),
+                          i == 0 ? "" : s->task.items[i].key, i == 0 ? "" : "=",
+                          s->task.items[i].val);
+    gfn_strbuf_printf(b, "%s", s->task.n > 1 ? ")" : "");
+}
+
+static int write_tables(const gfn_spec *s, const char *dir, const variant_results *res,
+                        gfn_error *err)
+{
+    int S = s->n_seeds;
+    gfn_strbuf md, csv;
+    gfn_strbuf_init(&md);
+    gfn_strbuf_init(&csv);
+    gfn_strbuf_printf(&md, "# %s\n\n", s->name);
+    if (s->description[0])
+        gfn_strbuf_printf(&md, "%s\n\n", s->description);
+    gfn_strbuf_printf(&md, "Spec `%s`; task ", s->path);
+    task_line(s, &md);
+    gfn_strbuf_printf(&md, "; %ld rounds; seeds", s->rounds);
+    for (int k = 0; k < S; k++)
+        gfn_strbuf_printf(&md, "%s%ld", k ? ", " : " ", s->seeds[k]);
+    gfn_strbuf_printf(&md, ".\nEach cell: mean +- sample standard deviation (n-1) over the seeds "
+                           "that finished.\n\n| variant | seeds ok |");
+    gfn_strbuf_printf(&csv, "variant,seeds_ok,seeds_failed,seeds_total");
+    for (int m = 0; m < s->n_metrics; m++) {
+        gfn_strbuf_printf(&md, " %s |", s->metrics[m]);
+        gfn_strbuf_printf(&csv, ",%s_mean,%s_std,%s_n", s->metrics[m], s->metrics[m],
+                          s->metrics[m]);
+    }
+    gfn_strbuf_printf(&csv, ",paper_format_ours,paper\n");
+    gfn_strbuf_printf(&md, "\n|---|---|");
+    for (int m = 0; m < s->n_metrics; m++)
+        gfn_strbuf_printf(&md, "---|");
+    gfn_strbuf_printf(&md, "\n");
+    for (int v = 0; v < s->n_variants; v++) {
+        const variant_results *r = &res[v];
+        gfn_strbuf_printf(&md, "| %s | %d/%d%s |", s->variants[v].name, r->ok, S,
+                          r->failed ? " (some failed)" : "");
+        gfn_strbuf_printf(&csv, "%s,%d,%d,%d", s->variants[v].name, r->ok, r->failed, S);
+        for (int m = 0; m < s->n_metrics; m++) {
+            double mean, sd;
+            int n = gfn_report_mean_std(r->values + m * S, S, &mean, &sd);
+            char cell[128];
+            fmt_mean_std(mean, sd, n, cell, sizeof cell);
+            gfn_strbuf_printf(&md, " %s |", cell);
+            gfn_strbuf_printf(&csv, ",%.17g,%.17g,%d", mean, sd, n);
+        }
+        gfn_strbuf_printf(&md, "\n");
+        char ours[128];
+        paper_cell(s, r, ours, sizeof ours);
+        gfn_strbuf_printf(&csv, ",");
+        csv_text(&csv, ours);
+        gfn_strbuf_printf(&csv, ",");
+        csv_text(&csv, s->variants[v].paper);
+        gfn_strbuf_printf(&csv, "\n");
+    }
+    gfn_strbuf_printf(&md,
+                      "\n## In the paper's format\n\n"
+                      "\"100%% (N +- s)\": every seed's sampled mean reward (trailing window) "
+                      "reached the target mean E_p*[R]; N = rounds to first reach it. Otherwise "
+                      "the final sampled mean reward as %% of the target mean (exact mean reward "
+                      "when no samples were taken). Mean +- std over seeds.\n\n"
+                      "| variant | ours | paper |\n|---|---|---|\n");
+    for (int v = 0; v < s->n_variants; v++) {
+        char ours[128];
+        paper_cell(s, &res[v], ours, sizeof ours);
+        gfn_strbuf_printf(&md, "| %s | %s | %s |\n", s->variants[v].name, ours,
+                          s->variants[v].paper[0] ? s->variants[v].paper : "-");
+    }
+    char path[4200];
+    int rc = gfn_fs_mkdir_p(dir, err);
+    if (rc == GFN_OK) {
+        snprintf(path, sizeof path, "%s/summary.md", dir);
+        rc = gfn_strbuf_write(&md, path, err);
+    }
+    if (rc == GFN_OK) {
+        snprintf(path, sizeof path, "%s/summary.csv", dir);
+        rc = gfn_strbuf_write(&csv, path, err);
+    }
+    gfn_strbuf_close(&md);
+    gfn_strbuf_close(&csv);
+    return rc;
+}
+
+/* ---- figures ---- */
+
+typedef struct {
+    const char *metric, *title, *ylabel, *ref_label;
+    double ref_y;
+} metric_label;
+
+static const metric_label LABELS[] = {
+    {"sampled_mean_reward_pct", "Mean reward of sampled x (trailing window), % of the target mean",
+     "mean reward of samples / E_p*[R]  (%)", "target mean E_p*[R] = 100%", 100},
+    {"mean_reward_pct", "Exact mean reward under p_theta, % of the target mean",
+     "sum_x p_theta(x) R(x) / E_p*[R]  (%)", "target mean E_p*[R] = 100%", 100},
+    {"ad_score", "Anderson-Darling score: sampled rewards vs the target reward distribution",
+     "A-D statistic / 5% critical value", "5% critical value (above: distributions differ)", 1},
+    {"tv", "Total variation distance between p_theta and p* (exact)",
+     "TV(p_theta, p*)  (0 = exact match)", NULL, NAN},
+    {"spearman_logp_logr", "Spearman rank correlation of log p_theta(x) with log R(x) (exact)",
+     "Spearman rho over all x  (1 = same ranking)", "perfect ranking", 1},
+    {"pearson_logp_logr", "Pearson correlation of log p_theta(x) with log R(x) (exact)",
+     "Pearson r over all x", "perfect correlation", 1},
+    {"modes_found", "Distinct modes found among all x sampled in training", "modes found", NULL,
+     NAN},
+    {"jsd", "Jensen-Shannon divergence between p_theta and p* (exact)", "JSD (nats)", NULL, NAN},
+    {"kl_target_learned", "KL(p* || p_theta) (exact)", "KL (nats)", NULL, NAN},
+    {"kl_learned_target", "KL(p_theta || p*) (exact)", "KL (nats)", NULL, NAN},
+    {"loss", "Training loss", "loss (batch mean)", NULL, NAN},
+    {"log_z", "Learned log Z", "log Z", NULL, NAN},
+    {"logz_error", "Error of the learned log Z (exact)", "log Z - log Z*", "no error", 0},
+    {"ad_exact", "Exact Anderson-Darling distance between reward distributions",
+     "A-D distance (0 = equal)", NULL, NAN},
+    {"top100_mean_reward", "Mean reward of the 100 best distinct x sampled so far", "reward",
+     NULL, NAN},
+    {"top100_diversity", "Mean pairwise distance of the 100 best distinct x sampled so far",
+     "distance", NULL, NAN},
+    {"slope_logp_logr", "Least-squares slope of log p_theta(x) against log R(x) (exact)",
+     "slope (1 = proportional to R)", "slope 1", 1},
+};
+
+static metric_label label_for(const char *metric)
+{
+    for (size_t i = 0; i < sizeof LABELS / sizeof LABELS[0]; i++)
+        if (strcmp(LABELS[i].metric, metric) == 0)
+            return LABELS[i];
+    metric_label l = {metric, metric, metric, NULL, NAN};
+    return l;
+}
+
+typedef struct {
+    gfn_tsv *t; /* (n_variants, n_seeds); n_cols == 0 when not loaded */
+} curve_data;
+
+static void load_metrics(const gfn_spec *s, const char *results, const variant_results *res,
+                         curve_data *cd, FILE *msgs)
+{
+    int S = s->n_seeds;
+    cd->t = calloc((size_t)s->n_variants * (size_t)S, sizeof *cd->t);
+    GFN_ASSERT(cd->t);
+    for (int v = 0; v < s->n_variants; v++)
+        for (int k = 0; k < S; k++) {
+            if (!res[v].finished[k])
+                continue;
+            char dir[4096], path[4200];
+            gfn_error err;
+            gfn_runner_run_dir(s, results, v, k, dir, sizeof dir);
+            snprintf(path, sizeof path, "%s/metrics.tsv", dir);
+            gfn_tsv *t = &cd->t[v * S + k];
+            if (gfn_tsv_read(path, 1, NULL, t, &err) != GFN_OK) {
+                if (msgs)
+                    fprintf(msgs, "report: skipping curves of %s/seed%ld: %s\n",
+                            s->variants[v].name, s->seeds[k], err.msg);
+            } else if (gfn_tsv_col(t, "round") < 0) {
+                if (msgs)
+                    fprintf(msgs, "report: skipping %s: no 'round' column\n", path);
+                gfn_tsv_close(t);
+            }
+        }
+}
+
+/* Mean and std over seeds at each round of the seed with the most rows. */
+static int variant_curve(const gfn_spec *s, const curve_data *cd, int v, const char *metric,
+                         int by_trajectories, double *x, double *mean, double *sd, int *count)
+{
+    int S = s->n_seeds, ref = -1;
+    for (int k = 0; k < S; k++)
+        if (cd->t[v * S + k].n_cols && (ref < 0 || cd->t[v * S + k].n_rows > cd->t[v * S + ref].n_rows))
+            ref = k;
+    if (ref < 0)
+        return 0;
+    const gfn_tsv *rt = &cd->t[v * S + ref];
+    int xr = gfn_tsv_col(rt, "round"), xt = gfn_tsv_col(rt, "trajectories");
+    if (by_trajectories && xt < 0)
+        return 0;
+    double *vals = malloc((size_t)S * sizeof *vals);
+    GFN_ASSERT(vals);
+    int n = 0;
+    for (int r = 0; r < rt->n_rows; r++) {
+        double round = rt->v[r * rt->n_cols + xr];
+        int k_vals = 0;
+        for (int k = 0; k < S; k++) {
+            const gfn_tsv *t = &cd->t[v * S + k];
+            int c = t->n_cols ? gfn_tsv_col(t, metric) : -1, tr = t->n_cols ? gfn_tsv_col(t, "round") : -1;
+            if (c < 0)
+                continue;
+            for (int i = 0; i < t->n_rows; i++)
+                if (t->v[i * t->n_cols + tr] == round) {
+                    vals[k_vals++] = t->v[i * t->n_cols + c];
+                    break;
+                }
+        }
+        double m, d;
+        int got = gfn_report_mean_std(vals, k_vals, &m, &d);
+        if (got == 0)
+            continue;
+        x[n] = by_trajectories ? rt->v[r * rt->n_cols + xt] : round;
+        mean[n] = m;
+        sd[n] = d;
+        count[n++] = got;
+    }
+    free(vals);
+    return n;
+}
+
+static int draw_curves(const gfn_spec *s, const char *results, const char *plots,
+                       const variant_results *res, const gfn_plot_opts *po, FILE *msgs,
+                       int *n_figs, gfn_error *err)
+{
+    curve_data cd;
+    load_metrics(s, results, res, &cd, msgs);
+    int S = s->n_seeds, V = s->n_variants, max_rows = 1, rc = GFN_OK;
+    for (int i = 0; i < V * S; i++)
+        if (cd.t[i].n_rows > max_rows)
+            max_rows = cd.t[i].n_rows;
+    double *buf = malloc((size_t)V * (size_t)max_rows * 3 * sizeof *buf);
+    int *cnt = malloc((size_t)V * (size_t)max_rows * sizeof *cnt);
+    char(*labels)[160] = malloc((size_t)V * sizeof *labels);
+    gfn_plot_series *ser = malloc((size_t)V * sizeof *ser);
+    GFN_ASSERT(buf && cnt && labels && ser);
+    for (int m = 0; m < s->n_curves && rc == GFN_OK; m++)
+        for (int axis = 0; axis < 2 && rc == GFN_OK; axis++) {
+            if ((axis == 0 && !s->x_rounds) || (axis == 1 && !s->x_trajectories))
+                continue;
+            int n_ser = 0, points = 0;
+            for (int v = 0; v < V; v++) {
+                double *x = buf + (size_t)v * (size_t)max_rows * 3;
+                int n = variant_curve(s, &cd, v, s->curves[m], axis, x, x + max_rows,
+                                      x + 2 * max_rows, cnt + (size_t)v * (size_t)max_rows);
+                snprintf(labels[v], sizeof labels[v], "%s (%d seed%s)", s->variants[v].name,
+                         res[v].ok, res[v].ok == 1 ? "" : "s");
+                gfn_plot_series se = {labels[v], n, x, x + max_rows, x + 2 * max_rows,
+                                      cnt + (size_t)v * (size_t)max_rows};
+                ser[n_ser++] = se;
+                points += n;
+            }
+            if (points == 0) {
+                if (msgs && axis == 0)
+                    fprintf(msgs, "report: no values of %s in any metrics.tsv; curve skipped\n",
+                            s->curves[m]);
+                continue;
+            }
+            metric_label l = label_for(s->curves[m]);
+            char stem[160], title[512];
+            snprintf(stem, sizeof stem, "curve_%s_vs_%s", s->curves[m],
+                     axis ? "trajectories" : "rounds");
+            snprintf(title, sizeof title, "%s: %s (mean +- 1 std over seeds)", s->name, l.title);
+            gfn_plot_axes ax = {title,
+                                axis ? "training trajectories sampled"
+                                     : "training round (one online batch + replay each)",
+                                l.ylabel, l.ref_y, l.ref_label};
+            rc = gfn_plot_curves(plots, stem, &ax, ser, n_ser, po, NULL, err);
+            ++*n_figs;
+        }
+    for (int i = 0; i < V * S; i++)
+        gfn_tsv_close(&cd.t[i]);
+    free(cd.t);
+    free(buf);
+    free(cnt);
+    free(labels);
+    free(ser);
+    return rc;
+}
+
+#define SCATTER_MAX 4000
+
+static int draw_scatter(const gfn_spec *s, const char *results, const char *plots,
+                        const variant_results *res, const gfn_plot_opts *po, FILE *msgs,
+                        int *n_figs, gfn_error *err)
+{
+    int V = s->n_variants, n_pan = 0, rc = GFN_OK;
+    gfn_plot_panel *pan = calloc((size_t)V, sizeof *pan);
+    gfn_tsv *tabs = calloc((size_t)V, sizeof *tabs);
+    double *xy = NULL;
+    char(*labels)[200] = calloc((size_t)V, sizeof *labels);
+    GFN_ASSERT(pan && tabs && labels);
+    static const char *const names[] = {"log_reward", "log_p_theta", NULL};
+    size_t total = 0;
+    int *which_seed = calloc((size_t)V, sizeof *which_seed);
+    GFN_ASSERT(which_seed);
+    for (int v = 0; v < V; v++)
+        for (int k = 0; k < s->n_seeds; k++) {
+            char dir[4096], path[4200];
+            gfn_runner_run_dir(s, results, v, k, dir, sizeof dir);
+            snprintf(path, sizeof path, "%s/logp.tsv", dir);
+            if (!res[v].finished[k] || !gfn_fs_exists(path))
+                continue;
+            gfn_error e2;
+            if (gfn_tsv_read(path, 0, names, &tabs[v], &e2) != GFN_OK ||
+                gfn_tsv_col(&tabs[v], "log_reward") < 0 || gfn_tsv_col(&tabs[v], "log_p_theta") < 0) {
+                if (msgs)
+                    fprintf(msgs, "report: skipping scatter of %s: %s\n", s->variants[v].name,
+                            tabs[v].n_cols ? "no log_reward/log_p_theta columns" : e2.msg);
+                gfn_tsv_close(&tabs[v]);
+                continue;
+            }
+            which_seed[v] = k;
+            total += (size_t)(tabs[v].n_rows < SCATTER_MAX ? tabs[v].n_rows : SCATTER_MAX) + 1;
+            break;
+        }
+    xy = malloc((total + 1) * 2 * sizeof *xy);
+    GFN_ASSERT(xy);
+    size_t used = 0;
+    for (int v = 0; v < V; v++) {
+        gfn_tsv *t = &tabs[v];
+        if (t->n_cols == 0)
+            continue;
+        int cr = gfn_tsv_col(t, "log_reward"), cp = gfn_tsv_col(t, "log_p_theta");
+        /* log Z over every x, before subsampling: logsumexp with the maximum taken out. */
+        double mx = -INFINITY, acc = 0;
+        for (int i = 0; i < t->n_rows; i++)
+            if (t->v[i * t->n_cols + cr] > mx)
+                mx = t->v[i * t->n_cols + cr];
+        for (int i = 0; i < t->n_rows; i++)
+            acc += exp(t->v[i * t->n_cols + cr] - mx);
+        /* A fixed stride keeps the subsample deterministic and spread over all x. */
+        int stride = (t->n_rows + SCATTER_MAX - 1) / SCATTER_MAX;
+        if (stride < 1)
+            stride = 1;
+        double *x = xy + used, *y = xy + used + (total + 1);
+        int n = 0;
+        for (int i = 0; i < t->n_rows; i += stride, n++) {
+            x[n] = t->v[i * t->n_cols + cr];
+            y[n] = t->v[i * t->n_cols + cp];
+        }
+        used += (size_t)n;
+        if (stride > 1)
+            snprintf(labels[v], sizeof labels[v], "%s, seed %ld (every %d-th of %d x)",
+                     s->variants[v].name, s->seeds[which_seed[v]], stride, t->n_rows);
+        else
+            snprintf(labels[v], sizeof labels[v], "%s, seed %ld (all %d x)", s->variants[v].name,
+                     s->seeds[which_seed[v]], t->n_rows);
+        gfn_plot_panel p = {labels[v], n, x, y, t->n_rows ? mx + log(acc) : NAN};
+        pan[n_pan++] = p;
+    }
+    if (n_pan > 0) {
+        char title[300];
+        snprintf(title, sizeof title, "%s: log p_theta(x) of the final model against log R(x)",
+                 s->name);
+        gfn_plot_axes ax = {title, "log R(x)  (natural log of the reward)",
+                            "log p_theta(x)  (natural log)", NAN, NULL};
+        rc = gfn_plot_scatter(plots, "scatter_logp_logr", &ax,
+                              "target p*: log R(x) - log Z", pan, n_pan, po, NULL, err);
+        ++*n_figs;
+    } else if (msgs) {
+        fprintf(msgs, "report: no logp.tsv in any finished run; scatter skipped\n");
+    }
+    for (int v = 0; v < V; v++)
+        gfn_tsv_close(&tabs[v]);
+    free(tabs);
+    free(pan);
+    free(xy);
+    free(labels);
+    free(which_seed);
+    return rc;
+}
+
+int gfn_report_write(const gfn_spec *s, const gfn_report_opts *o, gfn_error *err)
+{
+    gfn_error local;
+    if (!err)
+        err = &local;
+    const char *results = o && o->results_dir ? o->results_dir : "results";
+    const char *plots_root = o && o->plots_dir ? o->plots_dir : "plots";
+    FILE *msgs = o ? o->log : NULL;
+    variant_results *res = calloc((size_t)s->n_variants, sizeof *res);
+    GFN_ASSERT(res);
+    int any = 0;
+    for (int v = 0; v < s->n_variants; v++) {
+        collect_variant(s, results, v, &res[v]);
+        any += res[v].ok;
+    }
+    char dir[4096], plots[4096];
+    snprintf(dir, sizeof dir, "%s/%s", results, s->name);
+    snprintf(plots, sizeof plots, "%s/%s", plots_root, s->name);
+    int rc = GFN_OK, n_figs = 0;
+    if (!any)
+        rc = gfn_error_set(err, GFN_EIO, "no finished run of %s under %s/ (run `gfnbench run %s`; "
+                           "a failed run says why in its run.txt)", s->name, dir, s->path);
+    if (rc == GFN_OK)
+        rc = write_tables(s, dir, res, err);
+    gfn_plot_opts po = {o ? o->run_gnuplot : 1};
+    if (rc == GFN_OK && s->n_curves > 0)
+        rc = draw_curves(s, results, plots, res, &po, msgs, &n_figs, err);
+    if (rc == GFN_OK && s->scatter)
+        rc = draw_scatter(s, results, plots, res, &po, msgs, &n_figs, err);
+    if (rc == GFN_OK && msgs) {
+        fprintf(msgs, "tables:  %s/summary.md, %s/summary.csv\n", dir, dir);
+        if (n_figs == 0)
+            fprintf(msgs, "figures: none (no curve data)\n");
+        else if (po.run_gnuplot && gfn_plot_have_gnuplot())
+            fprintf(msgs, "figures: %s/ (%d figures as .png and .pdf, with their .tsv data and .gp "
+                         "scripts)\n", plots, n_figs);
+        else
+            fprintf(msgs, "figures: %s/*.gp and *.tsv (gnuplot not found: install gnuplot, then "
+                         "`cd %s && for f in *.gp; do gnuplot \"$f\"; done`)\n", plots, plots);
+    }
+    for (int v = 0; v < s->n_variants; v++)
+        free_variant(&res[v]);
+    free(res);
+    return rc;
+}

@@ -1,0 +1,603 @@
+/* runner.c - the experiment runner: one child process per (variant, seed) run,
+ * at most `jobs` at once, progress through pipes, results in per-run folders.
+ *
+ * Why processes and not threads: a run that crashes (abort, segfault) must not
+ * take the others down, and waitpid tells the parent which signal killed it.
+ * The parent owns the bookkeeping files (config.txt before, run.txt after); the
+ * child only calls the run function with its stdout/stderr sent to log.txt.
+ */
+#include "runner.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <gsl/gsl_version.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <yaml.h>
+
+#include "fsutil.h"
+
+#ifndef GFN_BUILD_CFLAGS
+#define GFN_BUILD_CFLAGS "unknown"
+#endif
+
+void gfn_runner_opts_init(gfn_runner_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->live = -1;
+}
+
+void gfn_runner_run_dir(const gfn_spec *s, const char *out_dir, int variant, int seed_index,
+                        char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s/%s/seed%ld", out_dir ? out_dir : "results", s->name,
+             s->variants[variant].name, s->seeds[seed_index]);
+}
+
+int gfn_runner_is_finished(const char *run_dir)
+{
+    char path[4200], *text = NULL;
+    snprintf(path, sizeof path, "%s/run.txt", run_dir);
+    if (gfn_fs_read_all(path, &text, NULL, NULL) != GFN_OK)
+        return 0;
+    int ok = strstr(text, "\nstatus: ok\n") != NULL;
+    free(text);
+    return ok;
+}
+
+/* ---- the message a child sends to the parent: progress, or its error ---- */
+
+typedef struct {
+    char type; /* 'P' progress, 'E' error message */
+    long round, rounds;
+    double rounds_per_s, mean_reward_pct;
+    char msg[sizeof(((gfn_error *)0)->msg)];
+} child_msg;
+
+/* Writes of at most PIPE_BUF bytes are atomic, so records never interleave. */
+_Static_assert(sizeof(child_msg) <= 4096, "child messages must fit in PIPE_BUF");
+
+static void child_send(int fd, const child_msg *m)
+{
+    const char *p = (const char *)m;
+    size_t left = sizeof *m;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* the parent is gone; nothing useful to do */
+        p += w;
+        left -= (size_t)w;
+    }
+}
+
+static void child_progress(void *ctx, long round, long rounds, double rounds_per_s,
+                           double mean_reward_pct)
+{
+    child_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = 'P';
+    m.round = round;
+    m.rounds = rounds;
+    m.rounds_per_s = rounds_per_s;
+    m.mean_reward_pct = mean_reward_pct;
+    child_send(*(int *)ctx, &m);
+}
+
+/* Runs in the child: never returns. */
+static void child_main(gfn_run_fn run, gfn_params *cfg, const char *run_dir, int fd)
+{
+    char log_path[4200];
+    snprintf(log_path, sizeof log_path, "%s/log.txt", run_dir);
+    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (log_fd >= 0) {
+        dup2(log_fd, STDOUT_FILENO);
+        dup2(log_fd, STDERR_FILENO);
+        close(log_fd);
+    }
+    gfn_error err;
+    gfn_error_clear(&err);
+    int rc = run(cfg, run_dir, child_progress, &fd, NULL, &err);
+    if (rc != GFN_OK) {
+        child_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = 'E';
+        snprintf(m.msg, sizeof m.msg, "%s", err.msg[0] ? err.msg : gfn_strerror(rc));
+        child_send(fd, &m);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    _exit(rc == GFN_OK ? 0 : (rc > 0 && rc < 100 ? rc : 99));
+}
+
+/* ---- one run as the parent sees it ---- */
+
+typedef struct {
+    int variant, seed_index;
+    char label[2 * GFN_SPEC_NAME_MAX + 32]; /* "tb/seed0" */
+    char dir[4096];
+    gfn_params cfg;
+    pid_t pid;
+    int fd;
+    child_msg buf;
+    size_t buf_len;
+    struct timespec start;
+    long round, rounds;
+    double rounds_per_s, mean_reward_pct;
+    double last_print; /* seconds since start at the last plain progress line */
+    int last_decile;
+    int failed;
+    char reason[sizeof(((gfn_error *)0)->msg) + 300];
+    double wall;
+    time_t started_at;
+} job;
+
+typedef struct {
+    const gfn_spec *s;
+    const gfn_runner_opts *o;
+    job *jobs;
+    int n_jobs;
+    int live;
+    int drawn; /* lines of the live block currently on screen */
+    char git_commit[128];
+    int done, to_run;
+} runner;
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+static void read_git_commit(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "unknown");
+    FILE *p = popen("git rev-parse HEAD 2>/dev/null", "r");
+    if (!p)
+        return;
+    char line[100];
+    if (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strlen(line) >= 7)
+            snprintf(buf, cap, "%s", line);
+    }
+    pclose(p);
+}
+
+static int write_config(const job *j, const gfn_spec *s, gfn_error *err)
+{
+    gfn_strbuf b;
+    gfn_strbuf_init(&b);
+    gfn_strbuf_printf(&b,
+                      "# Resolved configuration of %s/%s (from %s), one key=value per line:\n"
+                      "# the same lines given to `gfnbench train` repeat this run alone.\n",
+                      s->name, j->label, s->path);
+    for (int i = 0; i < j->cfg.n; i++)
+        gfn_strbuf_printf(&b, "%s=%s\n", j->cfg.items[i].key, j->cfg.items[i].val);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.txt", j->dir);
+    int rc = gfn_strbuf_write(&b, path, err);
+    gfn_strbuf_close(&b);
+    return rc;
+}
+
+static int write_run_txt(const runner *r, const job *j, gfn_error *err)
+{
+    int maj, min, pat;
+    yaml_get_version(&maj, &min, &pat);
+    char when[64];
+    struct tm tm;
+    gmtime_r(&j->started_at, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gfn_strbuf b;
+    gfn_strbuf_init(&b);
+    gfn_strbuf_printf(&b, "experiment: %s\nvariant: %s\nseed: %ld\n", r->s->name,
+                      r->s->variants[j->variant].name, r->s->seeds[j->seed_index]);
+    gfn_strbuf_printf(&b, "spec: %s\ngit_commit: %s\n", r->s->path, r->git_commit);
+#if defined(__clang__)
+    gfn_strbuf_printf(&b, "compiler: clang %s\n", __VERSION__);
+#elif defined(__GNUC__)
+    gfn_strbuf_printf(&b, "compiler: gcc %s\n", __VERSION__);
+#else
+    gfn_strbuf_printf(&b, "compiler: unknown\n");
+#endif
+    gfn_strbuf_printf(&b, "cflags: %s\ngsl_version: %s\nlibyaml_version: %d.%d.%d\n",
+                      GFN_BUILD_CFLAGS, gsl_version, maj, min, pat);
+    gfn_strbuf_printf(&b, "started_utc: %s\nwall_seconds: %.3f\n", when, j->wall);
+    /* status is the last line, written last: its presence marks a complete folder. */
+    if (j->failed)
+        gfn_strbuf_printf(&b, "reason: %s\nstatus: failed\n", j->reason);
+    else
+        gfn_strbuf_printf(&b, "status: ok\n");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.txt", j->dir);
+    int rc = gfn_strbuf_write(&b, path, err);
+    gfn_strbuf_close(&b);
+    return rc;
+}
+
+/* ---- selection and up-front validation ---- */
+
+static int selected(const gfn_spec *s, const char *only, int v, int k)
+{
+    if (!only)
+        return 1;
+    char label[2 * GFN_SPEC_NAME_MAX + 32];
+    snprintf(label, sizeof label, "%s/seed%ld", s->variants[v].name, s->seeds[k]);
+    return fnmatch(only, s->variants[v].name, 0) == 0 || fnmatch(only, label, 0) == 0;
+}
+
+static int build_jobs(runner *r, gfn_error *err)
+{
+    const gfn_spec *s = r->s;
+    r->jobs = calloc((size_t)s->n_variants * (size_t)s->n_seeds, sizeof *r->jobs);
+    if (!r->jobs)
+        return gfn_error_set(err, GFN_ENOMEM, "out of memory planning %s", s->name);
+    for (int v = 0; v < s->n_variants; v++)
+        for (int k = 0; k < s->n_seeds; k++) {
+            if (!selected(s, r->o->only, v, k))
+                continue;
+            job *j = &r->jobs[r->n_jobs++];
+            j->variant = v;
+            j->seed_index = k;
+            j->fd = -1;
+            j->rounds = s->rounds;
+            j->mean_reward_pct = NAN;
+            j->rounds_per_s = NAN;
+            snprintf(j->label, sizeof j->label, "%s/seed%ld", s->variants[v].name, s->seeds[k]);
+            gfn_runner_run_dir(s, r->o->out_dir, v, k, j->dir, sizeof j->dir);
+            gfn_params_init(&j->cfg);
+            int rc = gfn_spec_run_config(s, v, k, &j->cfg, err);
+            if (rc)
+                return rc;
+        }
+    if (r->n_jobs == 0)
+        return gfn_error_set(err, GFN_EUSAGE, "--only '%s' matches no run of %s (variants are "
+                             "named like '%s' and runs like '%s/seed%ld')",
+                             r->o->only ? r->o->only : "", s->name, s->variants[0].name,
+                             s->variants[0].name, s->seeds[0]);
+    return GFN_OK;
+}
+
+/* Every run's configuration is checked before the first one starts, so that a
+ * typo in variant 7 does not surface hours after variant 1 started. */
+static int validate_jobs(runner *r, gfn_error *err)
+{
+    if (!r->o->validate)
+        return GFN_OK;
+    for (int i = 0; i < r->n_jobs; i++) {
+        gfn_params copy;
+        gfn_params_init(&copy);
+        int rc = gfn_params_copy(&copy, &r->jobs[i].cfg);
+        if (rc == GFN_OK)
+            rc = r->o->validate(&copy, err);
+        gfn_params_close(&copy);
+        if (rc) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            return gfn_error_set(err, rc, "%s (run %s of %s)", msg, r->jobs[i].label,
+                                 r->s->name);
+        }
+    }
+    return GFN_OK;
+}
+
+/* ---- progress display ---- */
+
+static void format_eta(double seconds, char *buf, size_t cap)
+{
+    if (!isfinite(seconds) || seconds < 0)
+        snprintf(buf, cap, "--:--");
+    else if (seconds < 3600)
+        snprintf(buf, cap, "%02d:%02d", (int)seconds / 60, (int)seconds % 60);
+    else
+        snprintf(buf, cap, "%dh%02d", (int)(seconds / 3600), ((int)seconds % 3600) / 60);
+}
+
+static void format_progress(const job *j, char *buf, size_t cap)
+{
+    char eta[32], reward[32];
+    format_eta(j->rounds_per_s > 0 ? (double)(j->rounds - j->round) / j->rounds_per_s : NAN, eta,
+               sizeof eta);
+    if (isfinite(j->mean_reward_pct))
+        snprintf(reward, sizeof reward, "%.1f%%", j->mean_reward_pct);
+    else
+        snprintf(reward, sizeof reward, "--");
+    snprintf(buf, cap, "%-24s round %7ld/%-7ld (%3.0f%%)  %7.1f rounds/s  ETA %s  mean reward %s",
+             j->label, j->round, j->rounds,
+             j->rounds > 0 ? 100.0 * (double)j->round / (double)j->rounds : 0.0,
+             isfinite(j->rounds_per_s) ? j->rounds_per_s : 0.0, eta, reward);
+}
+
+static void live_erase(runner *r)
+{
+    if (r->live && r->drawn > 0) {
+        fprintf(r->o->log, "\033[%dA\033[J", r->drawn);
+        r->drawn = 0;
+    }
+}
+
+static void live_draw(runner *r)
+{
+    if (!r->live)
+        return;
+    live_erase(r);
+    char line[512];
+    for (int i = 0; i < r->n_jobs; i++) {
+        job *j = &r->jobs[i];
+        if (j->pid <= 0)
+            continue;
+        format_progress(j, line, sizeof line);
+        fprintf(r->o->log, "  %s\n", line);
+        r->drawn++;
+    }
+    fflush(r->o->log);
+}
+
+/* A plain line per job every 10% of its rounds or every 10 s, whichever first. */
+static void plain_progress(runner *r, job *j)
+{
+    if (r->live || !r->o->log)
+        return;
+    double t = seconds_since(&j->start);
+    int decile = j->rounds > 0 ? (int)(10 * j->round / j->rounds) : 0;
+    if (decile <= j->last_decile && t - j->last_print < 10.0)
+        return;
+    j->last_decile = decile;
+    j->last_print = t;
+    char line[512];
+    format_progress(j, line, sizeof line);
+    fprintf(r->o->log, "  %s\n", line);
+    fflush(r->o->log);
+}
+
+/* An event line (start, finish) above the live block. */
+static void event(runner *r, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void event(runner *r, const char *fmt, ...)
+{
+    if (!r->o->log)
+        return;
+    live_erase(r);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(r->o->log, fmt, ap);
+    va_end(ap);
+    fflush(r->o->log);
+}
+
+/* ---- starting and reaping children ---- */
+
+static int start_job(runner *r, job *j, gfn_error *err)
+{
+    int rc = gfn_fs_remove_tree(j->dir, err);
+    if (rc == GFN_OK)
+        rc = gfn_fs_mkdir_p(j->dir, err);
+    if (rc == GFN_OK)
+        rc = write_config(j, r->s, err);
+    if (rc)
+        return rc;
+    int fds[2];
+    if (pipe(fds) != 0)
+        return gfn_error_set(err, GFN_EIO, "cannot create a pipe for %s: %s", j->label,
+                             strerror(errno));
+    if (r->o->log)
+        fflush(r->o->log);
+    fflush(stdout);
+    fflush(stderr);
+    j->started_at = time(NULL);
+    clock_gettime(CLOCK_MONOTONIC, &j->start);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return gfn_error_set(err, GFN_ECHILD, "cannot start %s: fork failed: %s", j->label,
+                             strerror(errno));
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        /* The parent's other pipes are read ends; the child never touches them. */
+        child_main(r->o->run ? r->o->run : gfn_train_run, &j->cfg, j->dir, fds[1]);
+    }
+    close(fds[1]);
+    j->pid = pid;
+    j->fd = fds[0];
+    j->buf_len = 0;
+    j->last_decile = 0;
+    j->last_print = 0;
+    return GFN_OK;
+}
+
+static void handle_msg(runner *r, job *j)
+{
+    const child_msg *m = &j->buf;
+    if (m->type == 'P') {
+        j->round = m->round;
+        j->rounds = m->rounds;
+        j->rounds_per_s = m->rounds_per_s;
+        j->mean_reward_pct = m->mean_reward_pct;
+        plain_progress(r, j);
+    } else if (m->type == 'E') {
+        snprintf(j->reason, sizeof j->reason, "%.*s", (int)sizeof m->msg - 1, m->msg);
+    }
+}
+
+/* Reads what is available; returns 1 at end of file (the child closed its end). */
+static int read_child(runner *r, job *j)
+{
+    char *dst = (char *)&j->buf;
+    ssize_t n = read(j->fd, dst + j->buf_len, sizeof j->buf - j->buf_len);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (n <= 0)
+        return 1;
+    j->buf_len += (size_t)n;
+    if (j->buf_len == sizeof j->buf) {
+        handle_msg(r, j);
+        j->buf_len = 0;
+    }
+    return 0;
+}
+
+static void reap_job(runner *r, job *j)
+{
+    close(j->fd);
+    j->fd = -1;
+    int status = 0;
+    while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    j->pid = 0;
+    j->wall = seconds_since(&j->start);
+    char first[sizeof j->reason];
+    snprintf(first, sizeof first, "%s", j->reason);
+    if (WIFSIGNALED(status)) {
+        j->failed = 1;
+        snprintf(j->reason, sizeof j->reason, "killed by signal %d (%s)%s%.700s", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)), first[0] ? ": " : "", first);
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        j->failed = 1;
+        if (!first[0])
+            snprintf(j->reason, sizeof j->reason, "exited with status %d", WEXITSTATUS(status));
+    }
+    gfn_error err;
+    if (write_run_txt(r, j, &err) != GFN_OK) {
+        j->failed = 1;
+        snprintf(j->reason, sizeof j->reason, "%s", err.msg);
+    }
+    r->done++;
+    if (j->failed)
+        event(r, "[%d/%d] %s FAILED after %.1f s: %s (see %s/log.txt)\n", r->done, r->to_run,
+              j->label, j->wall, j->reason, j->dir);
+    else
+        event(r, "[%d/%d] %s done in %.1f s\n", r->done, r->to_run, j->label, j->wall);
+}
+
+/* Waits up to one second for output from any running child. */
+static void poll_children(runner *r)
+{
+    struct pollfd *pfd = calloc((size_t)r->n_jobs, sizeof *pfd);
+    int *which = calloc((size_t)r->n_jobs, sizeof *which);
+    GFN_ASSERT(pfd && which);
+    int n = 0;
+    for (int i = 0; i < r->n_jobs; i++)
+        if (r->jobs[i].fd >= 0) {
+            pfd[n].fd = r->jobs[i].fd;
+            pfd[n].events = POLLIN;
+            which[n++] = i;
+        }
+    if (n > 0 && poll(pfd, (nfds_t)n, 1000) > 0)
+        for (int i = 0; i < n; i++)
+            if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+                if (read_child(r, &r->jobs[which[i]]))
+                    reap_job(r, &r->jobs[which[i]]);
+    free(pfd);
+    free(which);
+}
+
+static int run_all(runner *r, int jobs, gfn_error *err)
+{
+    int next = 0, running = 0, rc = GFN_OK;
+    for (;;) {
+        while (rc == GFN_OK && running < jobs && next < r->n_jobs) {
+            job *j = &r->jobs[next++];
+            if (r->o->resume && gfn_runner_is_finished(j->dir)) {
+                j->pid = -1; /* skipped */
+                continue;
+            }
+            rc = start_job(r, j, err);
+            if (rc == GFN_OK) {
+                running++;
+                event(r, "started %s -> %s\n", j->label, j->dir);
+            }
+        }
+        if (running == 0)
+            break;
+        poll_children(r);
+        running = 0;
+        for (int i = 0; i < r->n_jobs; i++)
+            running += r->jobs[i].pid > 0;
+        live_draw(r);
+    }
+    live_erase(r);
+    return rc;
+}
+
+static int summarise(runner *r, gfn_runner_stats *st, gfn_error *err)
+{
+    memset(st, 0, sizeof *st);
+    st->total = r->n_jobs;
+    gfn_strbuf b;
+    gfn_strbuf_init(&b);
+    for (int i = 0; i < r->n_jobs; i++) {
+        const job *j = &r->jobs[i];
+        if (j->pid == -1) {
+            st->skipped++;
+            continue;
+        }
+        st->ran++;
+        if (j->failed) {
+            st->failed++;
+            gfn_strbuf_printf(&b, "%s%s (%s)", st->failed > 1 ? "; " : "", j->label, j->reason);
+        }
+    }
+    if (r->o->log)
+        fprintf(r->o->log, "%s: %d runs: %d ran, %d skipped (finished earlier), %d failed\n",
+                r->s->name, st->total, st->ran, st->skipped, st->failed);
+    int rc = GFN_OK;
+    if (st->failed)
+        rc = gfn_error_set(err, GFN_ECHILD, "%d of %d runs of %s failed: %s", st->failed,
+                           st->ran, r->s->name, b.data ? b.data : "");
+    gfn_strbuf_close(&b);
+    return rc;
+}
+
+int gfn_runner_run(const gfn_spec *s, const gfn_runner_opts *o, gfn_runner_stats *stats,
+                   gfn_error *err)
+{
+    gfn_error local;
+    if (!err)
+        err = &local;
+    gfn_runner_stats st_local;
+    if (!stats)
+        stats = &st_local;
+    memset(stats, 0, sizeof *stats);
+    runner r;
+    memset(&r, 0, sizeof r);
+    r.s = s;
+    r.o = o;
+    r.live = o->log && (o->live == 1 || (o->live < 0 && isatty(fileno(o->log))));
+    int rc = build_jobs(&r, err);
+    if (rc == GFN_OK)
+        rc = validate_jobs(&r, err);
+    if (rc == GFN_OK) {
+        int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        if (jobs < 1)
+            jobs = 1;
+        for (int i = 0; i < r.n_jobs; i++)
+            r.to_run += !(o->resume && gfn_runner_is_finished(r.jobs[i].dir));
+        read_git_commit(r.git_commit, sizeof r.git_commit);
+        if (o->log)
+            fprintf(o->log, "%s: %d runs (%d to do), %d at a time, results in %s/%s/\n", s->name,
+                    r.n_jobs, r.to_run, jobs, o->out_dir ? o->out_dir : "results", s->name);
+        rc = run_all(&r, jobs, err);
+        if (rc == GFN_OK)
+            rc = summarise(&r, stats, err);
+    }
+    for (int i = 0; i < r.n_jobs; i++)
+        gfn_params_close(&r.jobs[i].cfg);
+    free(r.jobs);
+    return rc;
+}

@@ -1,0 +1,255 @@
+/* test_runner.c - the experiment runner with a fake run function: --jobs 1 and
+ * --jobs 2 give byte-identical outputs, --resume skips finished runs and redoes
+ * half-written ones, a failing or crashing run is recorded and the others go on,
+ * and an invalid configuration stops everything before anything is written. */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fake_run.h"
+#include "fsutil.h"
+#include "runner.h"
+#include "spec.h"
+
+static char tmp_dir[64];
+
+static gfn_spec *load(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(text, f);
+    fclose(f);
+    gfn_error err;
+    gfn_spec *s = gfn_spec_load(path, &err);
+    if (!s)
+        fprintf(stderr, "\n  spec: %s\n", err.msg);
+    return s;
+}
+
+static const char SPEC[] = "name: exp\ntask: {name: fake}\nseeds: [0, 1]\nrounds: 100\n"
+                           "variants:\n  - {name: tb, objective: tb}\n"
+                           "  - {name: db, objective: db}\n";
+
+static char *slurp(const char *dir, const char *run, const char *file)
+{
+    char path[512], *text = NULL;
+    snprintf(path, sizeof path, "%s/exp/%s/%s", dir, run, file);
+    if (gfn_fs_read_all(path, &text, NULL, NULL) != GFN_OK)
+        return NULL;
+    return text;
+}
+
+static int run_spec(const gfn_spec *s, const char *out, int jobs, int resume, const char *only,
+                    gfn_runner_stats *st, gfn_error *err)
+{
+    gfn_runner_opts o;
+    gfn_runner_opts_init(&o);
+    o.jobs = jobs;
+    o.resume = resume;
+    o.only = only;
+    o.out_dir = out;
+    o.run = fake_run;
+    /* Exercise both displays: the progress lines go to a scratch file. */
+    o.log = tmpfile();
+    o.live = jobs > 1;
+    int rc = gfn_runner_run(s, &o, st, err);
+    if (o.log)
+        fclose(o.log);
+    return rc;
+}
+
+static void test_jobs_identical(void)
+{
+    gfn_spec *s = load("exp.yaml", SPEC);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char out1[128], out2[128];
+    snprintf(out1, sizeof out1, "%s/j1", tmp_dir);
+    snprintf(out2, sizeof out2, "%s/j2", tmp_dir);
+    gfn_runner_stats st;
+    gfn_error err;
+    CU_ASSERT_EQUAL(run_spec(s, out1, 1, 0, NULL, &st, &err), GFN_OK);
+    CU_ASSERT_EQUAL(st.total, 4);
+    CU_ASSERT_EQUAL(st.ran, 4);
+    CU_ASSERT_EQUAL(run_spec(s, out2, 2, 0, NULL, &st, &err), GFN_OK);
+    const char *runs[] = {"tb/seed0", "tb/seed1", "db/seed0", "db/seed1"};
+    const char *files[] = {"metrics.tsv", "summary.txt", "logp.tsv", "config.txt"};
+    for (int r = 0; r < 4; r++)
+        for (int f = 0; f < 4; f++) {
+            char *a = slurp(out1, runs[r], files[f]), *b = slurp(out2, runs[r], files[f]);
+            CU_ASSERT_PTR_NOT_NULL(a);
+            CU_ASSERT_PTR_NOT_NULL(b);
+            if (a && b && strcmp(a, b) != 0)
+                fprintf(stderr, "\n  %s/%s differs between --jobs 1 and --jobs 2\n", runs[r],
+                        files[f]);
+            CU_ASSERT(a && b && strcmp(a, b) == 0);
+            free(a);
+            free(b);
+        }
+    /* Different seeds do differ, so the comparison above is not vacuous. */
+    char *a = slurp(out1, "tb/seed0", "metrics.tsv"), *b = slurp(out1, "tb/seed1", "metrics.tsv");
+    CU_ASSERT(a && b && strcmp(a, b) != 0);
+    free(a);
+    free(b);
+    char *run = slurp(out1, "db/seed1", "run.txt"), *cfg = slurp(out1, "db/seed1", "config.txt");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(run);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(run, "\nseed: 1\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(run, "\ngit_commit: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(run, "\ngsl_version: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(run, "\nlibyaml_version: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(run, "\nwall_seconds: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(run, "\nstatus: ok\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "\ntask=fake\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "\nobjective=db\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "\nseed=1\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "\nrounds=100\n"));
+    free(run);
+    free(cfg);
+    gfn_spec_free(s);
+}
+
+static void touch(const char *dir, const char *run, const char *file)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/exp/%s/%s", dir, run, file);
+    CU_ASSERT_EQUAL(gfn_fs_write_atomic(path, "x", 1, NULL), GFN_OK);
+}
+
+static int present(const char *dir, const char *run, const char *file)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/exp/%s/%s", dir, run, file);
+    return gfn_fs_exists(path);
+}
+
+static void test_resume(void)
+{
+    gfn_spec *s = load("exp.yaml", SPEC);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char out[128];
+    snprintf(out, sizeof out, "%s/resume", tmp_dir);
+    gfn_runner_stats st;
+    gfn_error err;
+    CU_ASSERT_EQUAL_FATAL(run_spec(s, out, 2, 0, NULL, &st, &err), GFN_OK);
+    /* tb/seed0 stays finished; tb/seed1 looks half-written (no run.txt);
+     * db/seed0 has a run.txt that is not "status: ok". */
+    touch(out, "tb/seed0", "sentinel");
+    touch(out, "tb/seed1", "sentinel");
+    char path[512];
+    snprintf(path, sizeof path, "%s/exp/tb/seed1/run.txt", out);
+    CU_ASSERT_EQUAL(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/exp/db/seed0/run.txt", out);
+    CU_ASSERT_EQUAL(gfn_fs_write_atomic(path, "status: failed\n", 15, NULL), GFN_OK);
+    touch(out, "db/seed0", "sentinel");
+    CU_ASSERT_EQUAL(run_spec(s, out, 2, 1, NULL, &st, &err), GFN_OK);
+    CU_ASSERT_EQUAL(st.skipped, 2);
+    CU_ASSERT_EQUAL(st.ran, 2);
+    CU_ASSERT(present(out, "tb/seed0", "sentinel"));  /* not touched */
+    CU_ASSERT(!present(out, "tb/seed1", "sentinel")); /* cleared and redone */
+    CU_ASSERT(!present(out, "db/seed0", "sentinel"));
+    char buf[512];
+    gfn_runner_run_dir(s, out, 0, 1, buf, sizeof buf);
+    CU_ASSERT(gfn_runner_is_finished(buf));
+    gfn_runner_run_dir(s, out, 1, 0, buf, sizeof buf);
+    CU_ASSERT(gfn_runner_is_finished(buf));
+    /* Without --resume everything is redone. */
+    CU_ASSERT_EQUAL(run_spec(s, out, 2, 0, NULL, &st, &err), GFN_OK);
+    CU_ASSERT_EQUAL(st.ran, 4);
+    CU_ASSERT(!present(out, "tb/seed0", "sentinel"));
+    /* --only selects by variant or by variant/seed. */
+    CU_ASSERT_EQUAL(run_spec(s, out, 2, 0, "db", &st, &err), GFN_OK);
+    CU_ASSERT_EQUAL(st.total, 2);
+    CU_ASSERT_EQUAL(run_spec(s, out, 2, 0, "*/seed1", &st, &err), GFN_OK);
+    CU_ASSERT_EQUAL(st.total, 2);
+    CU_ASSERT_EQUAL(run_spec(s, out, 2, 0, "nothing", &st, &err), GFN_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nothing"));
+    gfn_spec_free(s);
+}
+
+static void test_failures_recorded(void)
+{
+    gfn_spec *s = load("fail.yaml", "name: exp\ntask: {name: fake}\nseeds: [0, 1]\nrounds: 20\n"
+                                    "variants:\n  - {name: tb, objective: tb}\n"
+                                    "  - {name: bad, objective: fail}\n"
+                                    "  - {name: crash, objective: abort}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char out[128];
+    snprintf(out, sizeof out, "%s/fail", tmp_dir);
+    gfn_runner_stats st;
+    gfn_error err;
+    CU_ASSERT_EQUAL(run_spec(s, out, 2, 0, NULL, &st, &err), GFN_ECHILD);
+    CU_ASSERT_EQUAL(st.ran, 6);
+    CU_ASSERT_EQUAL(st.failed, 4);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bad/seed1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "crash/seed0"));
+    char *ok = slurp(out, "tb/seed1", "run.txt");
+    char *bad = slurp(out, "bad/seed1", "run.txt");
+    char *crash = slurp(out, "crash/seed0", "run.txt");
+    char *crash_log = slurp(out, "crash/seed0", "log.txt");
+    CU_ASSERT(ok && strstr(ok, "\nstatus: ok\n"));
+    CU_ASSERT(bad && strstr(bad, "\nstatus: failed\n") && strstr(bad, "fake failure for seed 1"));
+    CU_ASSERT(crash && strstr(crash, "\nstatus: failed\n") && strstr(crash, "signal 6"));
+    CU_ASSERT(crash_log && strstr(crash_log, "aborting on purpose"));
+    free(ok);
+    free(bad);
+    free(crash);
+    free(crash_log);
+    /* --resume redoes only the failed runs. */
+    CU_ASSERT_EQUAL(run_spec(s, out, 2, 1, NULL, &st, &err), GFN_ECHILD);
+    CU_ASSERT_EQUAL(st.skipped, 2);
+    CU_ASSERT_EQUAL(st.ran, 4);
+    gfn_spec_free(s);
+}
+
+static int reject_db(gfn_params *cfg, gfn_error *err)
+{
+    const gfn_param *e = gfn_params_find(cfg, "objective");
+    if (e && strcmp(e->val, "db") == 0)
+        return gfn_error_set(err, GFN_EUNKNOWN, "%s: unknown objective 'db'", e->where);
+    return GFN_OK;
+}
+
+static void test_invalid_config_writes_nothing(void)
+{
+    gfn_spec *s = load("exp.yaml", SPEC);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char out[128];
+    snprintf(out, sizeof out, "%s/invalid", tmp_dir);
+    gfn_runner_opts o;
+    gfn_runner_opts_init(&o);
+    o.out_dir = out;
+    o.run = fake_run;
+    o.validate = reject_db;
+    gfn_error err;
+    CU_ASSERT_EQUAL(gfn_runner_run(s, &o, NULL, &err), GFN_EUNKNOWN);
+    /* The message points at the YAML node of the variant's objective. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "exp.yaml:7:27: unknown objective 'db'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "db/seed0"));
+    CU_ASSERT(!gfn_fs_exists(out));
+    gfn_spec_free(s);
+}
+
+static int setup(void)
+{
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gfn_runner_XXXXXX");
+    return mkdtemp(tmp_dir) ? 0 : 1;
+}
+
+static int teardown(void)
+{
+    return gfn_fs_remove_tree(tmp_dir, NULL);
+}
+
+extern void gfn_test_suite_runner(void); /* called by test_main.c */
+void gfn_test_suite_runner(void)
+{
+    CU_pSuite s = CU_add_suite("runner", setup, teardown);
+    CU_add_test(s, "--jobs 1 and --jobs 2 give identical files", test_jobs_identical);
+    CU_add_test(s, "--resume skips finished, redoes half-written", test_resume);
+    CU_add_test(s, "failing and crashing runs are recorded", test_failures_recorded);
+    CU_add_test(s, "invalid configuration: nothing written", test_invalid_config_writes_nothing);
+}
