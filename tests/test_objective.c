@@ -1,8 +1,9 @@
 /* test_objective.c - the objectives: gradients of every objective with respect to
- * every input against central finite differences (also with the clamp active),
- * SubTB reducing to TB and DB, non-finite inputs reported, the registry and its
- * options, and zero loss on a hand-built optimal flow of small tasks (synth
- * strings, hypergrids; exact flows with the uniform P_B). */
+ * every input against central finite differences (also with the clamp active);
+ * loss and gradients equal to PyTorch autograd (tests/ref/objective_ref.txt, made
+ * by objective_ref.py); SubTB reducing to TB and DB; non-finite inputs reported;
+ * the registry and its options; zero loss on a hand-built optimal flow of small
+ * tasks (synth strings, hypergrids; exact flows with the uniform P_B). */
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
@@ -574,6 +575,123 @@ static void test_optimal_flow(void)
     gsl_rng_free(rng);
 }
 
+/* ---- PyTorch reference (tests/ref/objective_ref.txt, by objective_ref.py) ---- */
+
+#define OBJ_REF "tests/ref/objective_ref.txt"
+
+/* The objective and options behind a reference case name. */
+static gfn_objective_fn ref_case(const char *name, gfn_objective_opts *o)
+{
+    gfn_objective_opts_default(o);
+    if (strcmp(name, "tb") == 0)
+        return gfn_objective_tb;
+    if (strcmp(name, "db") == 0)
+        return gfn_objective_db;
+    if (strcmp(name, "subtb") == 0)
+        return gfn_objective_subtb;
+    if (strcmp(name, "subtb0.5") == 0) {
+        o->subtb_lambda = 0.5;
+        return gfn_objective_subtb;
+    }
+    if (strcmp(name, "fm") == 0)
+        return gfn_objective_fm;
+    if (strcmp(name, "gtb_backward_code") == 0)
+        return gfn_objective_gtb_backward;
+    if (strcmp(name, "gtb_backward_paper") == 0) {
+        o->gtb_backward = GFN_GTB_BACKWARD_PAPER;
+        return gfn_objective_gtb_backward;
+    }
+    if (strcmp(name, "gtb_forward") == 0) {
+        o->gtb_w = 0.25;
+        return gfn_objective_gtb_forward;
+    }
+    return NULL;
+}
+
+static int ref_close(double a, double b)
+{
+    return fabs(a - b) <= 1e-12 * fabs(b) + 1e-14;
+}
+
+static void test_torch_reference(void)
+{
+    FILE *f = fopen(OBJ_REF, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char *line = NULL;
+    size_t cap = 0;
+    gfn_traj_batch tb;
+    batch_alloc(&tb, NB, NT);
+    int n_loss = 0, n_grad = 0;
+    long bad = 0;
+    char cur[64] = "", cur_var[16] = "";
+    double cur_loss = 0.0;
+    while (getline(&line, &cap, f) > 0) {
+        char kind[8], name[64], variant[16], array[16];
+        int off = 0;
+        if (line[0] == '#' || sscanf(line, "%7s %63s %15s %n", kind, name, variant, &off) < 3)
+            continue;
+        gfn_objective_opts o;
+        gfn_objective_fn fn = ref_case(name, &o);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(fn);
+        int clamped = strcmp(variant, "clamped") == 0;
+        if (!clamped)
+            o.clamp = 0.0;
+        if (strcmp(name, cur) != 0 || strcmp(variant, cur_var) != 0) {
+            /* A new case: recompute the C loss and gradients on the test batch. */
+            batch_fill(&tb);
+            if (clamped)
+                for (int b = 1; b < NB; b += 2)
+                    tb.log_reward[b] = -60.0, tb.log_guide[b] = 60.0;
+            gfn_error err;
+            CU_ASSERT_EQUAL_FATAL(fn(&o, &tb, 0.7, &cur_loss, &err), GFN_OK);
+            snprintf(cur, sizeof cur, "%s", name);
+            snprintf(cur_var, sizeof cur_var, "%s", variant);
+        }
+        const char *p = line + off;
+        if (strcmp(kind, "loss") == 0) {
+            double want = strtod(p, NULL);
+            if (!ref_close(cur_loss, want) && bad++ < 5)
+                printf("\n  %s %s loss %.17g, torch %.17g\n", name, variant, cur_loss, want);
+            n_loss++;
+            continue;
+        }
+        int n, used;
+        CU_ASSERT_FATAL(sscanf(p, "%15s %d %n", array, &n, &used) == 2);
+        p += used;
+        size_t e = (size_t)NB * NT, s = (size_t)NB * (NT + 1), fm = s * GFN_NBR_MAX;
+        const double *got = strcmp(array, "log_pf") == 0     ? tb.d_log_pf
+                            : strcmp(array, "log_pb") == 0   ? tb.d_log_pb
+                            : strcmp(array, "log_flow") == 0 ? tb.d_log_flow
+                            : strcmp(array, "fm_in") == 0    ? tb.d_fm_in
+                            : strcmp(array, "fm_out") == 0   ? tb.d_fm_out
+                                                             : &tb.d_log_z;
+        size_t len = got == tb.d_log_pf || got == tb.d_log_pb ? e
+                     : got == tb.d_log_flow                   ? s
+                     : got == &tb.d_log_z                     ? 1
+                                                              : fm;
+        double *want = calloc(len, sizeof *want);
+        for (int k = 0; k < n; k++) {
+            char *end;
+            long i = strtol(p, &end, 10);
+            GFN_ASSERT(*end == ':' && i >= 0 && (size_t)i < len);
+            want[i] = strtod(end + 1, &end);
+            p = end;
+        }
+        for (size_t i = 0; i < len; i++)
+            if (!ref_close(got[i], want[i]) && bad++ < 5)
+                printf("\n  %s %s d/d %s[%zu]: %.17g, torch %.17g\n", name, variant, array, i,
+                       got[i], want[i]);
+        free(want);
+        n_grad++;
+    }
+    free(line);
+    fclose(f);
+    batch_free(&tb);
+    CU_ASSERT_EQUAL(n_loss, 16);
+    CU_ASSERT_EQUAL(n_grad, 16 * 6);
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 extern void gfn_test_suite_objective(void);
 void gfn_test_suite_objective(void)
 {
@@ -586,4 +704,5 @@ void gfn_test_suite_objective(void)
     CU_add_test(s, "registry", test_registry);
     CU_add_test(s, "options", test_options);
     CU_add_test(s, "hand-built optimal flow gives zero loss", test_optimal_flow);
+    CU_add_test(s, "loss and gradients equal PyTorch autograd", test_torch_reference);
 }
