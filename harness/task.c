@@ -35,12 +35,17 @@ static const task_def TASKS[] = {
     {"bag", gfn__task_open_bag, "multisets of 13 letters over ABCDEFG (paper: Bag)",
      "mode_reward=30 big_reward=10 base_reward=0.01 big_count=7"},
     {"tfbind8", gfn__task_open_tfbind8, "DNA 8-mers, SIX6 binding (paper: SIX6)",
-     "mdp=pa reward_exp=3 reward_scale=10 reward_floor=0.001"},
+     "mdp=pa reward_exp=3 reward_scale=10 reward_floor=0.001 reward_clip=-inf"},
     {"tfbind10", gfn__task_open_tfbind10, "DNA 10-mers, PHO4 binding (paper: PHO4)",
-     "mdp=pa reward_exp=3 reward_scale=10 reward_floor=0 expit_slope=3 mode_percentile=99.5"},
+     "mdp=pa reward_exp=3 reward_scale=10 reward_floor=0 reward_clip=-inf expit_slope=3 "
+     "mode_percentile=99.5 (or mode_top_fraction=F)"},
     {"qm9str", gfn__task_open_qm9str, "strings of 5 of 11 molecular blocks (paper: QM9)",
      "mdp=pa reward_exp=5 reward_scale=100 reward_floor=0 reward_clip=0.001 "
-     "mode_top_fraction=0.005"},
+     "mode_top_fraction=0.005 (or mode_percentile=Q)"},
+    {"sehstr", gfn__task_open_sehstr, "strings of 6 of 18 blocks, tree-ensemble sEH proxy "
+     "(paper: sEH)",
+     "mdp=pa reward_exp=6 reward_scale=10 reward_floor=0 reward_clip=0.001 "
+     "mode_percentile=99.9 (or mode_top_fraction=F) threads=2"},
     {"table", gfn__task_open_table, "your own reward table: rows x<TAB>y over all strings",
      "file=(required) alphabet=(required, e.g. ACGT) mdp=pa reward_exp=1 reward_scale=1 "
      "reward_floor=0 reward_clip=-inf mode_top_fraction=0.005 (or mode_percentile=Q)"},
@@ -149,29 +154,32 @@ int gfn_task_reward_distribution(const gfn_env *env, double **values, double **m
     for (int64_t i = 0; i < N; i++)
         if (i == 0 || v[i] != v[i - 1])
             d++;
-    double *val = malloc(sizeof *val * (size_t)d), *m = malloc(sizeof *m * (size_t)d);
-    if (!val || !m) {
+    double *m = malloc(sizeof *m * (size_t)d);
+    if (!m) {
         free(v);
-        free(val);
-        free(m);
         return gfn_error_set(err, GFN_ENOMEM, "out of memory for %lld distinct rewards",
                              (long long)d);
     }
     gfn_task_stats st;
     gfn_task_stats_compute(env, &st);
+    /* Compress the sorted copy in place: v[j] becomes the j-th distinct value
+     * (j <= i, so nothing unread is overwritten) and m[j] its mass. */
     int64_t j = -1;
     ksum acc = {0, 0};
     for (int64_t i = 0; i < N; i++) {
-        if (i == 0 || v[i] != v[i - 1]) {
+        double r = v[i];
+        if (j < 0 || r != v[j]) {
             if (j >= 0)
                 m[j] = (acc.s + acc.c) / st.z;
-            val[++j] = v[i];
+            v[++j] = r;
             acc.s = acc.c = 0;
         }
-        ksum_add(&acc, v[i]);
+        ksum_add(&acc, r);
     }
     m[j] = (acc.s + acc.c) / st.z;
-    free(v);
+    double *val = realloc(v, sizeof *v * (size_t)d);
+    if (!val)
+        val = v; /* shrinking failed: keep the larger block */
     *values = val;
     *mass = m;
     *n = d;
