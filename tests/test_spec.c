@@ -7,8 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glob.h>
+
 #include "fsutil.h"
 #include "spec.h"
+#include "train.h"
 
 static char tmp_dir[64];
 
@@ -213,6 +216,41 @@ static void test_metric_names(void)
     CU_ASSERT_FALSE(gfn_spec_curve_known("wall_seconds"));
 }
 
+/* Every shipped experiment loads, and each run's configuration passes the
+ * trainer's up-front check (run from the repository root, as `make test` does). */
+static void test_shipped_experiments(void)
+{
+    glob_t g;
+    if (glob("experiments/*.yaml", 0, NULL, &g) != 0) {
+        fprintf(stderr, "(no experiments/*.yaml here: run from the repository root) ");
+        return;
+    }
+    CU_ASSERT(g.gl_pathc >= 3);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        gfn_error err;
+        gfn_spec *s = gfn_spec_load(g.gl_pathv[i], &err);
+        if (!s)
+            fprintf(stderr, "\n  %s\n", err.msg);
+        CU_ASSERT_PTR_NOT_NULL(s);
+        if (!s)
+            continue;
+        int cheap = strstr(g.gl_pathv[i], "quick") || strstr(g.gl_pathv[i], "tfbind8");
+        for (int v = 0; cheap && v < s->n_variants; v++) {
+            gfn_params cfg;
+            gfn_params_init(&cfg);
+            int rc = gfn_spec_run_config(s, v, 0, &cfg, &err);
+            if (rc == GFN_OK)
+                rc = gfn_train_validate(&cfg, &err);
+            if (rc)
+                fprintf(stderr, "\n  %s: %s\n", g.gl_pathv[i], err.msg);
+            CU_ASSERT_EQUAL(rc, GFN_OK);
+            gfn_params_close(&cfg);
+        }
+        gfn_spec_free(s);
+    }
+    globfree(&g);
+}
+
 static int setup(void)
 {
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/gfn_spec_XXXXXX");
@@ -233,4 +271,5 @@ void gfn_test_suite_spec(void)
     CU_add_test(s, "errors name file:line:col", test_errors_name_position);
     CU_add_test(s, "missing file", test_missing_file);
     CU_add_test(s, "metric names", test_metric_names);
+    CU_add_test(s, "shipped experiments load and validate", test_shipped_experiments);
 }
