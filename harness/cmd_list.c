@@ -1,0 +1,78 @@
+/* cmd_list.c - `gfnbench list`: every task, objective, policy and replay choice
+ * with its parameters and defaults, from the registries themselves, so that the
+ * list cannot drift from the code. */
+#include <stdio.h>
+
+#include "commands.h"
+#include "objective.h"
+#include "replay.h"
+#include "task.h"
+
+static void list_objectives(FILE *f)
+{
+    gfn_objective_opts o;
+    gfn_objective_opts_default(&o);
+    fprintf(f, "\nobjectives (training key objective=NAME):\n");
+    for (int i = 0; i < gfn_objective_count(); i++) {
+        const gfn_objective *obj = gfn_objective_at(i);
+        fprintf(f, "  %-10s %s\n", obj->name, obj->summary ? obj->summary : "");
+    }
+    fprintf(f,
+            "  options: loss_clamp=%g (per-trajectory loss clamp; <= 0 disables)\n"
+            "           subtb_lambda=%g subtb_pairs=all (all|ends|adjacent)\n"
+            "           gtb_w=%g (authors: 0.5 for bag, qm9str, sehstr; 0.25 for tfbind8, tfbind10)\n"
+            "           gtb_backward=code (code|paper: with or without log R in the P_B step)\n",
+            o.clamp, o.subtb_lambda, o.gtb_w);
+}
+
+static void list_policies(FILE *f)
+{
+    fprintf(f,
+            "\npolicies (training key policy=NAME; network sizes hidden=, layers=):\n"
+            "  sa         state -> action logits MLP; invalid actions masked, duplicate\n"
+            "             children's probabilities added\n"
+            "  ssr        state-state relative edge flow: encoder MLP for s and each child,\n"
+            "             scorer MLP on [z_s, z_c]; softmax over the unique children\n"
+            "backward policies (training key pb=NAME):\n"
+            "  learned    same family as the forward policy, own weights, same loss\n"
+            "  uniform    uniform over the unique parents (maxent is tb with it)\n");
+}
+
+static void list_replay(FILE *f)
+{
+    fprintf(f,
+            "\nreplay (training key replay=NAME; replay_batch=16 x per round):\n"
+            "  none       online trajectories only\n"
+            "  uniform    x uniformly from the buffer of every x seen, with replacement\n"
+            "  prt        prioritized replay: nothing below %d x in the buffer; else half\n"
+            "             from R >= the 90th percentile of buffer rewards, half from R <= it\n",
+            GFN_REPLAY_PRT_MIN);
+}
+
+static void list_training_keys(FILE *f)
+{
+    fprintf(f,
+            "\nother training keys (experiment spec `defaults:` or a variant; `gfnbench\n"
+            "train` on the command line): task, seed, rounds, lr_policy, lr_z, hidden,\n"
+            "layers, epsilon, batch, replay_batch, steps_per_batch; evaluation:\n"
+            "exact_every, sample_every, sample_size, window.  Unknown keys are errors.\n");
+}
+
+int gfn_cmd_list(int argc, char **argv)
+{
+    if (gfn_cmd_wants_help(argc, argv)) {
+        printf("usage: gfnbench list\n\nLists every task, objective, policy and replay "
+               "choice with its parameters and defaults.\n");
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "gfnbench list: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    gfn_task_list(stdout);
+    list_objectives(stdout);
+    list_policies(stdout);
+    list_replay(stdout);
+    list_training_keys(stdout);
+    return 0;
+}
