@@ -150,6 +150,8 @@ typedef struct {
     int drawn; /* lines of the live block currently on screen */
     char git_commit[128];
     int done, to_run;
+    struct timespec t0; /* start of the experiment, for redraw throttling */
+    double last_draw;
 } runner;
 
 static double seconds_since(const struct timespec *t0)
@@ -313,7 +315,8 @@ static void format_progress(const job *j, char *buf, size_t cap)
         snprintf(reward, sizeof reward, "%.1f%%", j->mean_reward_pct);
     else
         snprintf(reward, sizeof reward, "--");
-    snprintf(buf, cap, "%-24s round %7ld/%-7ld (%3.0f%%)  %7.1f rounds/s  ETA %s  mean reward %s",
+    /* Short enough for an 80-column terminal, so that the live block never wraps. */
+    snprintf(buf, cap, "%-22.22s %7ld/%-7ld %3.0f%% %7.1f rounds/s ETA %s reward %s",
              j->label, j->round, j->rounds,
              j->rounds > 0 ? 100.0 * (double)j->round / (double)j->rounds : 0.0,
              isfinite(j->rounds_per_s) ? j->rounds_per_s : 0.0, eta, reward);
@@ -327,10 +330,15 @@ static void live_erase(runner *r)
     }
 }
 
+/* Redraws at most five times a second; progress messages can come much faster. */
 static void live_draw(runner *r)
 {
     if (!r->live)
         return;
+    double now = seconds_since(&r->t0);
+    if (r->drawn > 0 && now - r->last_draw < 0.2)
+        return;
+    r->last_draw = now;
     live_erase(r);
     char line[512];
     for (int i = 0; i < r->n_jobs; i++) {
@@ -579,6 +587,7 @@ int gfn_runner_run(const gfn_spec *s, const gfn_runner_opts *o, gfn_runner_stats
     r.s = s;
     r.o = o;
     r.live = o->log && (o->live == 1 || (o->live < 0 && isatty(fileno(o->log))));
+    clock_gettime(CLOCK_MONOTONIC, &r.t0);
     int rc = build_jobs(&r, err);
     if (rc == GFN_OK)
         rc = validate_jobs(&r, err);
