@@ -61,7 +61,7 @@ $(BUILD)/bench_nn: $(BUILD)/bench/bench_nn.o $(BUILD)/libgfn.a
 # Every tests/*.c defines `void gfn_test_suite_NAME(void)`; the runner calls them all.
 $(BUILD)/tests/suites.gen.h: $(TEST_SRC) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	@grep -ho '^void gfn_test_suite_[a-z0-9_]*' $(TEST_SRC) | sed 's/^void //' | sort | \
+	@grep -ho '^void gfn_test_suite_[a-z0-9_]*' $(TEST_SRC) | sed 's/^void //' | sort -u | \
 	  awk '{print "GFN_SUITE(" $$1 ")"}' > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/tests/test_main.o: $(BUILD)/tests/suites.gen.h
