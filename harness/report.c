@@ -491,7 +491,8 @@ static int variant_curve(const gfn_spec *s, const curve_data *cd, int v, const c
     if (by_trajectories && xt < 0)
         return 0;
     double *vals = malloc((size_t)S * sizeof *vals);
-    GFN_ASSERT(vals);
+    int *cursor = calloc((size_t)S, sizeof *cursor);
+    GFN_ASSERT(vals && cursor);
     int n = 0;
     for (int r = 0; r < rt->n_rows; r++) {
         double round = rt->v[r * rt->n_cols + xr];
@@ -501,11 +502,14 @@ static int variant_curve(const gfn_spec *s, const curve_data *cd, int v, const c
             int c = t->n_cols ? gfn_tsv_col(t, metric) : -1, tr = t->n_cols ? gfn_tsv_col(t, "round") : -1;
             if (c < 0)
                 continue;
-            for (int i = 0; i < t->n_rows; i++)
-                if (t->v[i * t->n_cols + tr] == round) {
-                    vals[k_vals++] = t->v[i * t->n_cols + c];
-                    break;
-                }
+            /* Rounds increase down a metrics.tsv, so one cursor per seed keeps this
+             * linear in the rows (50,000 rounds give 5,000 rows per seed). */
+            int i = cursor[k];
+            while (i < t->n_rows && t->v[i * t->n_cols + tr] < round)
+                i++;
+            cursor[k] = i;
+            if (i < t->n_rows && t->v[i * t->n_cols + tr] == round)
+                vals[k_vals++] = t->v[i * t->n_cols + c];
         }
         double m, d;
         int got = gfn_report_mean_std(vals, k_vals, &m, &d);
@@ -517,6 +521,7 @@ static int variant_curve(const gfn_spec *s, const curve_data *cd, int v, const c
         count[n++] = got;
     }
     free(vals);
+    free(cursor);
     return n;
 }
 
@@ -642,7 +647,7 @@ static int draw_scatter(const gfn_spec *s, const char *results, const char *plot
         }
         used += (size_t)n;
         if (stride > 1)
-            snprintf(labels[v], sizeof labels[v], "%s, seed %ld (every %d-th of %d x)",
+            snprintf(labels[v], sizeof labels[v], "%s, seed %ld (1 in %d of %d x shown)",
                      s->variants[v].name, s->seeds[which_seed[v]], stride, t->n_rows);
         else
             snprintf(labels[v], sizeof labels[v], "%s, seed %ld (all %d x)", s->variants[v].name,
