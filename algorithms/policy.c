@@ -7,13 +7,19 @@
  * with p_a = exp(l_a - lse) and q_{a|j} = exp(l_a - log f_j).
  * SSR, row i with scores u_j = scorer([z_s, z_j]):
  *   log f_j = u_j,  log P_j = u_j - LSE_k u_k,  d log P_j / d u_k = [j = k] - P_k.
- * The scorer's input gradient is split back onto the encoder rows of s and of j.
+ * The scorer's first layer is applied in two halves, W1 [z_s; z_j] + b1 =
+ * W1a z_s + W1b z_j + b1, so that W1a z_s is computed once per state rather than
+ * once per (state, neighbour) pair: this halves the cost of the widest layer.
+ * Encoder rows are the n states first, then every neighbour in pair order, so
+ * the embeddings of states and of neighbours are each one contiguous matrix.
  */
 #include "policy.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <gsl/gsl_cblas.h>
 
 #include "mlp.h"
 
@@ -24,7 +30,10 @@ struct gfn_policy {
     int feat_dim, n_act, max_nbr;
     int cap, n;                  /* state capacity and rows of the last forward */
     gfn_mlp *net;                /* SA net, or SSR encoder */
-    gfn_mlp *scorer;             /* SSR only */
+    gfn_mlp *scorer;             /* SSR: scorer layers 2..L; NULL when it is one Linear */
+    int h1;                      /* SSR: output width of the scorer's first layer */
+    const double *z;             /* SSR: encoder output of the last forward, (n + pairs, embed) */
+    double *W1, *b1, *gW1, *gb1; /* SSR: first layer, W1 (h1, 2 embed) row-major = [W1a | W1b] */
     const double *out;           /* SA logits (n, n_act) or SSR scores of the last forward */
     size_t n_params;
     /* per-row results, (cap, GFN_NBR_MAX) unless noted */
@@ -36,10 +45,10 @@ struct gfn_policy {
     /* network inputs and gradient buffers */
     double *feat;                /* SA: (cap, feat_dim); SSR: (cap (1 + max_nbr), feat_dim) */
     double *d_out;               /* SA: (cap, n_act); SSR: (cap max_nbr) scores */
-    double *sc_in, *d_sc_in;     /* SSR: (cap max_nbr, 2 embed) */
+    double *a_s, *d_as;          /* SSR: (cap, h1) z_s W1a^T, and the sum of d_s1 over pairs */
+    double *s1, *d_s1;           /* SSR: (cap max_nbr, h1) first-layer output per pair, gradient */
     double *d_enc;               /* SSR: (cap (1 + max_nbr), embed) */
-    int *enc_row;                /* SSR: (cap) first encoder row of state i */
-    int *pair_row;               /* SSR: (cap) first scorer row of state i */
+    int *pair_row;               /* SSR: (cap) first pair (and neighbour encoder row - n) of state i */
 };
 
 static void policy_free_ws(gfn_policy *p)
@@ -52,16 +61,18 @@ static void policy_free_ws(gfn_policy *p)
     free(p->amap);
     free(p->feat);
     free(p->d_out);
-    free(p->sc_in);
-    free(p->d_sc_in);
+    free(p->a_s);
+    free(p->d_as);
+    free(p->s1);
+    free(p->d_s1);
     free(p->d_enc);
-    free(p->enc_row);
     free(p->pair_row);
     p->n_nbr = NULL;
     p->nbrs = NULL;
-    p->logp = p->logflow = p->lse = p->feat = p->d_out = p->sc_in = p->d_sc_in = p->d_enc = NULL;
+    p->logp = p->logflow = p->lse = p->feat = p->d_out = p->d_enc = NULL;
+    p->a_s = p->d_as = p->s1 = p->d_s1 = NULL;
     p->amap = NULL;
-    p->enc_row = p->pair_row = NULL;
+    p->pair_row = NULL;
 }
 
 /* widths = in, hidden x layers, out. */
@@ -105,15 +116,17 @@ int gfn_policy_reserve(gfn_policy *p, int row_cap, gfn_error *err)
         size_t emb = (size_t)p->cfg.embed;
         p->feat = calloc(E * (size_t)p->feat_dim, sizeof(double));
         p->d_out = calloc(P, sizeof(double));
-        p->sc_in = calloc(P * 2 * emb, sizeof(double));
-        p->d_sc_in = calloc(P * 2 * emb, sizeof(double));
+        size_t h1 = (size_t)p->h1;
+        p->a_s = calloc(C * h1, sizeof(double));
+        p->d_as = calloc(C * h1, sizeof(double));
+        p->s1 = calloc(P * h1, sizeof(double));
+        p->d_s1 = calloc(P * h1, sizeof(double));
         p->d_enc = calloc(E * emb, sizeof(double));
-        p->enc_row = calloc(C, sizeof(int));
         p->pair_row = calloc(C, sizeof(int));
-        ok = ok && p->feat && p->d_out && p->sc_in && p->d_sc_in && p->d_enc && p->enc_row &&
+        ok = ok && p->feat && p->d_out && p->a_s && p->d_as && p->s1 && p->d_s1 && p->d_enc &&
              p->pair_row;
         ok = ok && gfn_mlp_reserve(p->net, (int)E, err) == GFN_OK &&
-             gfn_mlp_reserve(p->scorer, (int)P, err) == GFN_OK;
+             (!p->scorer || gfn_mlp_reserve(p->scorer, (int)P, err) == GFN_OK);
     }
     if (!ok) {
         policy_free_ws(p);
@@ -157,10 +170,18 @@ gfn_policy *gfn_policy_alloc(const gfn_env *env, gfn_policy_dir dir, const gfn_p
         p->net = make_mlp(p->feat_dim, cfg->enc_hidden, cfg->enc_layers, cfg->embed, 1, err);
         if (!p->net)
             goto fail;
-        p->scorer = make_mlp(2 * cfg->embed, cfg->sc_hidden, cfg->sc_layers, 1, 1, err);
-        if (!p->scorer)
+        if (cfg->sc_layers < 0 || (cfg->sc_layers > 0 && cfg->sc_hidden < 1)) {
+            gfn_error_set(err, GFN_EVALUE, "policy: bad SSR scorer size hidden %d x layers %d",
+                          cfg->sc_hidden, cfg->sc_layers);
             goto fail;
-        p->n_params = gfn_mlp_n_params(p->net) + gfn_mlp_n_params(p->scorer);
+        }
+        /* Layer 1 is held here; layers 2..L (if any) are an MLP h1 -> ... -> 1. */
+        p->h1 = cfg->sc_layers > 0 ? cfg->sc_hidden : 1;
+        if (cfg->sc_layers > 0 &&
+            !(p->scorer = make_mlp(p->h1, cfg->sc_hidden, cfg->sc_layers - 1, 1, 1, err)))
+            goto fail;
+        p->n_params = gfn_mlp_n_params(p->net) + (size_t)p->h1 * (2 * (size_t)cfg->embed + 1) +
+                      (p->scorer ? gfn_mlp_n_params(p->scorer) : 0);
     }
     if (gfn_policy_reserve(p, row_cap, err) != GFN_OK)
         goto fail;
@@ -202,9 +223,14 @@ void gfn_policy_bind(gfn_policy *p, double *params, double *grads)
 {
     if (p->net)
         gfn_mlp_bind(p->net, params, grads);
-    if (p->scorer) {
-        size_t k = gfn_mlp_n_params(p->net);
-        gfn_mlp_bind(p->scorer, params + k, grads ? grads + k : NULL);
+    if (p->cfg.kind == GFN_POLICY_SSR) {
+        size_t k = gfn_mlp_n_params(p->net), w = (size_t)p->h1 * 2 * (size_t)p->cfg.embed;
+        p->W1 = params + k;
+        p->b1 = params + k + w;
+        p->gW1 = grads ? grads + k : NULL;
+        p->gb1 = grads ? grads + k + w : NULL;
+        if (p->scorer)
+            gfn_mlp_bind(p->scorer, params + k + w + p->h1, grads ? grads + k + w + p->h1 : NULL);
     }
 }
 
@@ -212,6 +238,13 @@ void gfn_policy_init_params(gfn_policy *p, gsl_rng *rng)
 {
     if (p->net)
         gfn_mlp_init_params(p->net, rng);
+    if (p->cfg.kind == GFN_POLICY_SSR) {
+        /* nn.Linear(2 embed, h1): weights then bias, bound 1/sqrt(fan_in). */
+        double bound = 1.0 / sqrt(2.0 * p->cfg.embed);
+        size_t w = (size_t)p->h1 * (2 * (size_t)p->cfg.embed + 1);
+        for (size_t i = 0; i < w; i++)
+            p->W1[i] = bound * (2.0 * gsl_rng_uniform(rng) - 1.0);
+    }
     if (p->scorer)
         gfn_mlp_init_params(p->scorer, rng);
 }
@@ -299,30 +332,38 @@ static void sa_backward(gfn_policy *p, const double *d_logp, const double *d_log
     gfn_mlp_backward(p->net, n, p->d_out, NULL);
 }
 
-/* Encoder rows: s_i, then its neighbours; scorer rows: one per (i, j). */
+/* Encoder rows: the n states, then the neighbours in pair order (i, j). */
 static void ssr_forward(gfn_policy *p, int n, const gfn_state *states)
 {
-    int E = p->cfg.embed, F = p->feat_dim;
-    int er = 0, pr = 0;
+    int E = p->cfg.embed, F = p->feat_dim, h1 = p->h1, pr = 0;
     for (int i = 0; i < n; i++) {
-        p->enc_row[i] = er;
         p->pair_row[i] = pr;
-        gfn_env_features(p->env, &states[i], p->feat + (size_t)er++ * F);
+        gfn_env_features(p->env, &states[i], p->feat + (size_t)i * F);
         const gfn_state *nb = gfn_policy_nbrs(p, i);
         for (int j = 0; j < p->n_nbr[i]; j++)
-            gfn_env_features(p->env, &nb[j], p->feat + (size_t)er++ * F);
+            gfn_env_features(p->env, &nb[j], p->feat + (size_t)(n + pr + j) * F);
         pr += p->n_nbr[i];
     }
-    const double *z = gfn_mlp_forward(p->net, er, p->feat);
-    for (int i = 0; i < n; i++) {
-        const double *zs = z + (size_t)p->enc_row[i] * E;
+    const double *z = gfn_mlp_forward(p->net, n + pr, p->feat);
+    p->z = z;
+    if (pr == 0)
+        return;
+    /* a_s = Z_s W1a^T; s1 = Z_c W1b^T; then s1[i, j] += a_s[i] + b1. */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, h1, E, 1.0, z, E, p->W1, 2 * E, 0.0,
+                p->a_s, h1);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, pr, h1, E, 1.0, z + (size_t)n * E, E,
+                p->W1 + E, 2 * E, 0.0, p->s1, h1);
+    for (int i = 0; i < n; i++)
         for (int j = 0; j < p->n_nbr[i]; j++) {
-            double *row = p->sc_in + (size_t)(p->pair_row[i] + j) * 2 * E;
-            memcpy(row, zs, (size_t)E * sizeof(double));
-            memcpy(row + E, z + (size_t)(p->enc_row[i] + 1 + j) * E, (size_t)E * sizeof(double));
+            double *r = p->s1 + (size_t)(p->pair_row[i] + j) * h1;
+            const double *a = p->a_s + (size_t)i * h1;
+            for (int k = 0; k < h1; k++) {
+                r[k] += a[k] + p->b1[k];
+                if (p->scorer && !(r[k] > 0.0))
+                    r[k] *= 0.01; /* LeakyReLU between scorer layers 1 and 2 */
+            }
         }
-    }
-    const double *u = gfn_mlp_forward(p->scorer, pr, p->sc_in);
+    const double *u = p->scorer ? gfn_mlp_forward(p->scorer, pr, p->s1) : p->s1;
     p->out = u;
     for (int i = 0; i < n; i++) {
         const double *ui = u + p->pair_row[i];
@@ -341,8 +382,7 @@ static void ssr_forward(gfn_policy *p, int n, const gfn_state *states)
 
 static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_logflow)
 {
-    int E = p->cfg.embed, n = p->n;
-    int pr = 0, er = 0;
+    int E = p->cfg.embed, h1 = p->h1, n = p->n, pr = 0;
     for (int i = 0; i < n; i++) {
         const double *lp = p->logp + (size_t)i * GFN_NBR_MAX;
         double gsum = 0.0;
@@ -354,22 +394,40 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
             p->d_out[p->pair_row[i] + j] = g + h - exp(lp[j]) * gsum;
         }
         pr += p->n_nbr[i];
-        er += 1 + p->n_nbr[i];
     }
-    gfn_mlp_backward(p->scorer, pr, p->d_out, p->d_sc_in);
-    memset(p->d_enc, 0, (size_t)er * E * sizeof(double));
-    for (int i = 0; i < n; i++) {
-        double *ds = p->d_enc + (size_t)p->enc_row[i] * E;
+    if (pr == 0)
+        return;
+    /* d_s1: gradient at the first layer's pre-activation, (pr, h1). */
+    if (p->scorer) {
+        gfn_mlp_backward(p->scorer, pr, p->d_out, p->d_s1);
+        size_t m = (size_t)pr * h1;
+        for (size_t k = 0; k < m; k++)
+            if (!(p->s1[k] > 0.0))
+                p->d_s1[k] *= 0.01;
+    } else {
+        memcpy(p->d_s1, p->d_out, (size_t)pr * sizeof(double));
+    }
+    memset(p->d_as, 0, (size_t)n * h1 * sizeof(double));
+    for (int i = 0; i < n; i++)
         for (int j = 0; j < p->n_nbr[i]; j++) {
-            const double *row = p->d_sc_in + (size_t)(p->pair_row[i] + j) * 2 * E;
-            double *dc = p->d_enc + (size_t)(p->enc_row[i] + 1 + j) * E;
-            for (int k = 0; k < E; k++) {
-                ds[k] += row[k];
-                dc[k] += row[E + k];
+            const double *r = p->d_s1 + (size_t)(p->pair_row[i] + j) * h1;
+            double *a = p->d_as + (size_t)i * h1;
+            for (int k = 0; k < h1; k++) {
+                a[k] += r[k];
+                p->gb1[k] += r[k];
             }
         }
-    }
-    gfn_mlp_backward(p->net, er, p->d_enc, NULL);
+    const double *z = p->z;
+    /* dW1a += D_s^T Z_s, dW1b += D_c^T Z_c; dZ_s = D_s W1a, dZ_c = D_c W1b. */
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, n, 1.0, p->d_as, h1, z, E, 1.0,
+                p->gW1, 2 * E);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, pr, 1.0, p->d_s1, h1,
+                z + (size_t)n * E, E, 1.0, p->gW1 + E, 2 * E);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, E, h1, 1.0, p->d_as, h1, p->W1, 2 * E,
+                0.0, p->d_enc, E);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, pr, E, h1, 1.0, p->d_s1, h1, p->W1 + E,
+                2 * E, 0.0, p->d_enc + (size_t)n * E, E);
+    gfn_mlp_backward(p->net, n + pr, p->d_enc, NULL);
 }
 
 static void uniform_forward(gfn_policy *p, int n)

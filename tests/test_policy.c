@@ -83,14 +83,14 @@ static gfn_policy_config small_config(gfn_policy_kind kind)
     return c;
 }
 
-static void check_policy_grad(const char *task, gfn_policy_kind kind, gfn_policy_dir dir)
+static void check_policy_grad_cfg(const char *task, gfn_policy_config cfg, gfn_policy_dir dir)
 {
+    gfn_policy_kind kind = cfg.kind;
     gfn_env *env = open_task(task);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     gfn_state *states;
     int n = all_states(env, dir, &states);
     gfn_error err;
-    gfn_policy_config cfg = small_config(kind);
     gfn_policy *pol = gfn_policy_alloc(env, dir, &cfg, n, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pol);
     size_t np = gfn_policy_n_params(pol);
@@ -112,7 +112,8 @@ static void check_policy_grad(const char *task, gfn_policy_kind kind, gfn_policy
         gfn_policy_backward(pol, c.w, c.v);
         double norm;
         char what[160];
-        snprintf(what, sizeof what, "%s kind %d dir %d %s", task, kind, dir, which ? "logflow" : "logp");
+        snprintf(what, sizeof what, "%s kind %d dir %d sc_layers %d %s", task, kind, dir,
+                 cfg.sc_layers, which ? "logflow" : "logp");
         double rel = gfn_test_gradcheck(theta, np, grad, pol_loss, &c, 1e-5, what, &norm);
         CU_ASSERT(rel < 1e-6);
         /* ar has one parent per state: log P_B = 0 has no gradient, by design. */
@@ -132,6 +133,11 @@ static void check_policy_grad(const char *task, gfn_policy_kind kind, gfn_policy
     gfn_env_free(env);
 }
 
+static void check_policy_grad(const char *task, gfn_policy_kind kind, gfn_policy_dir dir)
+{
+    check_policy_grad_cfg(task, small_config(kind), dir);
+}
+
 static const char *TASKS[] = {"synth mdp=pa alphabet=2 n=2", "synth mdp=ar alphabet=3 n=2",
                               "hypergrid dim=2 side=3"};
 
@@ -149,6 +155,70 @@ static void test_ssr_gradients(void)
         check_policy_grad(TASKS[t], GFN_POLICY_SSR, GFN_POLICY_FWD);
         check_policy_grad(TASKS[t], GFN_POLICY_SSR, GFN_POLICY_BWD);
     }
+    /* Scorer of one Linear layer, and of three; encoder of two hidden layers. */
+    gfn_policy_config c = small_config(GFN_POLICY_SSR);
+    c.sc_layers = 0;
+    check_policy_grad_cfg(TASKS[0], c, GFN_POLICY_FWD);
+    c.sc_layers = 2;
+    c.enc_layers = 2;
+    check_policy_grad_cfg(TASKS[2], c, GFN_POLICY_FWD);
+    check_policy_grad_cfg(TASKS[2], c, GFN_POLICY_BWD);
+}
+
+/* The split first scorer layer equals the plain MLP on [z_s, z_c]: the scorer's
+ * parameter slice has the layout of MLP(2 embed, sc_hidden x sc_layers, 1). */
+static void test_ssr_matches_concat(void)
+{
+    gfn_env *env = open_task("hypergrid dim=2 side=3");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    gfn_state *states;
+    int n = all_states(env, GFN_POLICY_FWD, &states);
+    gfn_error err;
+    for (int L = 0; L < 3; L++) {
+        gfn_policy_config cfg = small_config(GFN_POLICY_SSR);
+        cfg.sc_layers = L;
+        gfn_policy *pol = gfn_policy_alloc(env, GFN_POLICY_FWD, &cfg, n, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(pol);
+        size_t np = gfn_policy_n_params(pol);
+        double *theta = malloc(np * sizeof(double));
+        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+        gfn_policy_bind(pol, theta, NULL);
+        gfn_policy_init_params(pol, r);
+        gfn_policy_forward(pol, n, states);
+        int F = gfn_env_feature_dim(env), E = cfg.embed;
+        int we[] = {F, cfg.enc_hidden, E}, ws[] = {2 * E, cfg.sc_hidden, cfg.sc_hidden, 1};
+        int ws_n = 0, wsc[4];
+        wsc[ws_n++] = 2 * E;
+        for (int l = 0; l < L; l++)
+            wsc[ws_n++] = ws[1];
+        wsc[ws_n++] = 1;
+        gfn_mlp *enc = gfn_mlp_alloc(we, 3, 2, &err), *sc = gfn_mlp_alloc(wsc, ws_n, 1, &err);
+        CU_ASSERT_EQUAL_FATAL(gfn_mlp_n_params(enc) + gfn_mlp_n_params(sc), np);
+        gfn_mlp_bind(enc, theta, NULL);
+        gfn_mlp_bind(sc, theta + gfn_mlp_n_params(enc), NULL);
+        int bad = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < gfn_policy_n_nbr(pol, i); j++) {
+                double f[2 * 64], zz[2 * 16];
+                gfn_env_features(env, &states[i], f);
+                gfn_env_features(env, &gfn_policy_nbrs(pol, i)[j], f + F);
+                memcpy(zz, gfn_mlp_forward(enc, 2, f), 2 * (size_t)E * sizeof(double));
+                double u = gfn_mlp_forward(sc, 1, zz)[0];
+                double got = gfn_policy_logflow(pol)[i * GFN_NBR_MAX + j];
+                if (fabs(got - u) > 1e-13 + 1e-12 * fabs(u)) {
+                    printf("\n  L %d state %d nbr %d: split %.17g concat %.17g\n", L, i, j, got, u);
+                    bad++;
+                }
+            }
+        CU_ASSERT_EQUAL(bad, 0);
+        gfn_mlp_free(enc);
+        gfn_mlp_free(sc);
+        gsl_rng_free(r);
+        free(theta);
+        gfn_policy_free(pol);
+    }
+    free(states);
+    gfn_env_free(env);
 }
 
 /* Probabilities over neighbours sum to 1 on every state; entries past the
@@ -473,6 +543,7 @@ void gfn_test_suite_policy(void)
     CU_pSuite s = CU_add_suite("policy", NULL, NULL);
     CU_add_test(s, "SA gradients (pa, ar, hypergrid; fwd, bwd)", test_sa_gradients);
     CU_add_test(s, "SSR gradients (pa, ar, hypergrid; fwd, bwd)", test_ssr_gradients);
+    CU_add_test(s, "SSR split scorer layer equals the concatenated MLP", test_ssr_matches_concat);
     CU_add_test(s, "normalised over neighbours, -inf past them", test_normalised);
     CU_add_test(s, "duplicate actions aggregate", test_duplicates_aggregate);
     CU_add_test(s, "errors", test_errors);
