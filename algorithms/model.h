@@ -93,9 +93,11 @@ double gfn_model_log_z(const gfn_model *m);
  * A trajectory whose consecutive states are not an edge is a bug (assert). */
 void gfn_model_forward(gfn_model *m, gfn_traj_batch *tb, unsigned what);
 
-/* Back-propagates tb's d_ arrays selected by what (GFN_FILL_* bits; LOG_Z adds
- * d_log_z) through the last forward of the same batch, ADDING into the gradient
- * block. */
+/* Back-propagates tb's d_ arrays selected by what through the last forward of
+ * the same batch, ADDING into the gradient block: PF reads d_log_pf, PB d_log_pb,
+ * FLOW d_log_flow (t = 1..T_b-1), FM d_fm_in and d_fm_out, LOG_Z d_log_z.  Each
+ * bit needs the matching bit in the forward (PF is satisfied by a forward with FM).
+ * Do not evaluate the same policy (sampler, gfn_policy_logp_all) in between. */
 void gfn_model_backward(gfn_model *m, const gfn_traj_batch *tb, unsigned what);
 
 void gfn_model_zero_grad(gfn_model *m, unsigned seg_mask);

@@ -14,7 +14,15 @@
  * log f(s, j) is the unnormalised log edge flow the FM objective uses.
  *
  * Parameters live in a slice of a model's block (gfn_policy_bind); the policy owns
- * its workspaces, sized at creation for row_cap states.
+ * its workspaces, sized at creation for row_cap states.  Slice layout: SA, the
+ * MLP's (mlp.h); SSR, the encoder MLP then the scorer MLP
+ * (2 embed -> sc_hidden x sc_layers -> 1), each in mlp.h's layout.
+ * Memory: SSR keeps (1 + max neighbours) encoder rows per state, so keep its
+ * row_cap near the training batch (a few hundred states) and let
+ * gfn_policy_logp_all chunk large evaluations; SA can take 4096 rows at once.
+ * Results are deterministic for a given sequence of calls and batch sizes; the
+ * same state in batches of different sizes may differ in the last bits (BLAS
+ * picks kernels by matrix size).
  */
 #ifndef GFN_POLICY_H
 #define GFN_POLICY_H
