@@ -4,8 +4,8 @@
  * translucent band of the same colour; an optional dashed reference line (the
  * target mean, a critical value).  Scatter: one panel per variant with the line
  * log p*(x) = log R(x) - log Z that a perfect sampler would lie on.
- * The scripts use single-quoted strings (no backslash escapes) and `noenhanced`
- * text, so variant names like "tb_prt" print as written.
+ * Labels are double-quoted strings with backslash and quote escaped, and text is
+ * `noenhanced`, so variant names like "tb_prt" print as written.
  */
 #include "plot.h"
 
@@ -49,13 +49,29 @@ int gfn_plot_have_gnuplot(void)
     return 0;
 }
 
-/* Appends text as a gnuplot single-quoted string ('' stands for one quote). */
+/* Appends text as a gnuplot double-quoted string: backslash and quote escaped,
+ * a newline in text becomes a line break in the figure. */
 static void gp_str(gfn_strbuf *b, const char *text)
 {
-    gfn_strbuf_printf(b, "'");
+    gfn_strbuf_printf(b, "\"");
+    for (const char *c = text ? text : ""; *c; c++) {
+        if (*c == '\n')
+            gfn_strbuf_printf(b, "\\n");
+        else if (*c == '"' || *c == '\\')
+            gfn_strbuf_printf(b, "\\%c", *c);
+        else
+            gfn_strbuf_printf(b, "%c", *c);
+    }
+    gfn_strbuf_printf(b, "\"");
+}
+
+/* "# text" on one line: a line break in a title must not end the comment. */
+static void comment(gfn_strbuf *b, const char *text)
+{
+    gfn_strbuf_printf(b, "# ");
     for (const char *c = text ? text : ""; *c; c++)
-        gfn_strbuf_printf(b, *c == '\'' ? "''" : "%c", *c);
-    gfn_strbuf_printf(b, "'");
+        gfn_strbuf_printf(b, *c == '\n' ? " / " : "%c", *c);
+    gfn_strbuf_printf(b, "\n");
 }
 
 static void num(gfn_strbuf *b, double v)
@@ -89,11 +105,11 @@ static void gp_terminal(gfn_strbuf *b, const char *stem, int pdf, int w, int h)
 
 static void gp_header(gfn_strbuf *b, const char *dir, const char *stem, const char *what)
 {
+    comment(b, what);
     gfn_strbuf_printf(b,
-                      "# %s\n"
                       "# Data: %s.tsv (one block per series; gnuplot 'index' selects a block).\n"
                       "# Draw with:  cd %s && gnuplot %s.gp   (writes %s.png and %s.pdf)\n",
-                      what, stem, dir, stem, stem, stem);
+                      stem, dir, stem, stem, stem);
 }
 
 static void gp_axes(gfn_strbuf *b, const gfn_plot_axes *a)
@@ -174,7 +190,7 @@ static void curves_body(gfn_strbuf *b, const char *stem, const gfn_plot_axes *a,
 {
     gp_axes(b, a);
     /* Margins keep a reference line at the data's edge (100%) off the border. */
-    gfn_strbuf_printf(b, "set key outside right top box opaque\n"
+    gfn_strbuf_printf(b, "set key outside right top box\n"
                          "set grid lc rgb '#dddddd'\n"
                          "set offsets graph 0, graph 0, graph 0.05, graph 0.05\n"
                          "set style fill transparent solid 0.2 noborder\n"
@@ -207,7 +223,7 @@ int gfn_plot_curves(const char *dir, const char *stem, const gfn_plot_axes *axes
     gfn_strbuf data, gp;
     gfn_strbuf_init(&data);
     gfn_strbuf_init(&gp);
-    gfn_strbuf_printf(&data, "# %s\n", axes->title);
+    comment(&data, axes->title);
     for (int i = 0; i < n_series; i++) {
         const gfn_plot_series *s = &series[i];
         gfn_strbuf_printf(&data, "%s# series %d: %s\n# x\tmean\tstd\tseeds\n", i ? "\n\n" : "", i,
@@ -224,9 +240,9 @@ int gfn_plot_curves(const char *dir, const char *stem, const gfn_plot_axes *axes
             gfn_strbuf_printf(&data, "nan\tnan\tnan\t0\n");
     }
     gp_header(&gp, dir, stem, axes->title);
-    gp_terminal(&gp, stem, 0, 1000, 600);
+    gp_terminal(&gp, stem, 0, 1100, 600);
     curves_body(&gp, stem, axes, series, n_series);
-    gp_terminal(&gp, stem, 1, 1000, 600);
+    gp_terminal(&gp, stem, 1, 1100, 600);
     curves_body(&gp, stem, axes, series, n_series);
     gfn_strbuf_printf(&gp, "}\n");
     return finish(dir, stem, &data, &gp, opts, drawn, err);
@@ -273,7 +289,7 @@ int gfn_plot_scatter(const char *dir, const char *stem, const gfn_plot_axes *axe
     gfn_strbuf data, gp;
     gfn_strbuf_init(&data);
     gfn_strbuf_init(&gp);
-    gfn_strbuf_printf(&data, "# %s\n", axes->title);
+    comment(&data, axes->title);
     for (int i = 0; i < n_panels; i++) {
         const gfn_plot_panel *p = &panels[i];
         gfn_strbuf_printf(&data, "%s# panel %d: %s\n# %s\t%s\n", i ? "\n\n" : "", i, p->label,

@@ -411,7 +411,7 @@ static const metric_label LABELS[] = {
     {"mean_reward_pct", "Exact mean reward under p_theta, % of the target mean",
      "sum_x p_theta(x) R(x) / E_p*[R]  (%)", "target mean E_p*[R] = 100%", 100},
     {"ad_score", "Anderson-Darling score: sampled rewards vs the target reward distribution",
-     "A-D statistic / 5% critical value", "5% critical value (above: distributions differ)", 1},
+     "A-D statistic / 5% critical value", "5% critical value", 1},
     {"tv", "Total variation distance between p_theta and p* (exact)",
      "TV(p_theta, p*)  (0 = exact match)", NULL, NAN},
     {"spearman_logp_logr", "Spearman rank correlation of log p_theta(x) with log R(x) (exact)",
@@ -566,7 +566,8 @@ static int draw_curves(const gfn_spec *s, const char *results, const char *plots
             char stem[160], title[512];
             snprintf(stem, sizeof stem, "curve_%s_vs_%s", s->curves[m],
                      axis ? "trajectories" : "rounds");
-            snprintf(title, sizeof title, "%s: %s (mean +- 1 std over seeds)", s->name, l.title);
+            snprintf(title, sizeof title, "%s\n%s: mean over seeds (line) +- 1 std (band)",
+                     l.title, s->name);
             gfn_plot_axes ax = {title,
                                 axis ? "training trajectories sampled"
                                      : "training round (one online batch + replay each)",

@@ -44,7 +44,8 @@ static void test_curves(void)
     int c1[] = {3, 1, 3};
     gfn_plot_series ser[] = {{"tb_prt (3 seeds)", 3, x, m1, s1, c1},
                              {"it's db", 3, x, m2, s2, NULL}};
-    gfn_plot_axes ax = {"Mean reward", "training round", "mean reward (%)", 100, "target mean"};
+    /* A quote, a backslash and a line break in a title must not break the script. */
+    gfn_plot_axes ax = {"Mean \"reward\" a\\b\nsecond line", "training round", "mean reward (%)", 100, "target mean"};
     gfn_plot_opts po = {0};
     gfn_error err;
     int drawn = -1;
@@ -57,13 +58,14 @@ static void test_curves(void)
     CU_ASSERT(contains(tsv, "30\t1\t0\t1\n"));
     CU_ASSERT(contains(gp, "'c.tsv' index 0 using 1:($2-sd(3)):($2+sd(3)) with filledcurves"));
     CU_ASSERT(contains(gp, "'' index 1 using 1:2 with linespoints lw 2 pt 5 ps 0.8 pi 1"));
-    CU_ASSERT(contains(gp, "title 'it''s db'"));
+    CU_ASSERT(contains(gp, "title \"it's db\""));
     CU_ASSERT(contains(gp, "100 with lines dt 2"));
-    CU_ASSERT(contains(gp, "title 'target mean'"));
+    CU_ASSERT(contains(gp, "title \"target mean\""));
     CU_ASSERT(contains(gp, "set output 'c.png'"));
     CU_ASSERT(contains(gp, "set output 'c.pdf'"));
-    CU_ASSERT(contains(gp, "set ylabel 'mean reward (%)'"));
+    CU_ASSERT(contains(gp, "set ylabel \"mean reward (%)\""));
     CU_ASSERT(contains(gp, "noenhanced"));
+    CU_ASSERT(contains(gp, "set title \"Mean \\\"reward\\\" a\\\\b\\nsecond line\""));
     free(tsv);
     free(gp);
     if (!gfn_plot_have_gnuplot()) {
