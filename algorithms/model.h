@@ -46,22 +46,19 @@ typedef struct {
     int fm;                 /* 1: room for GFN_FILL_FM (P_F at every parent of each state) */
 } gfn_model_config;
 
-enum {
-    GFN_SEG_PF = 1u << 0,
-    GFN_SEG_PB = 1u << 1,
-    GFN_SEG_FLOW = 1u << 2,
-    GFN_SEG_LOG_Z = 1u << 3,
-    GFN_SEG_ALL = 15u
-};
+/* Segment bits (plain macros so that other bit sets may be checked against them). */
+#define GFN_SEG_PF (1u << 0)
+#define GFN_SEG_PB (1u << 1)
+#define GFN_SEG_FLOW (1u << 2)
+#define GFN_SEG_LOG_Z (1u << 3)
+#define GFN_SEG_ALL 15u
 
 /* What gfn_model_forward fills and gfn_model_backward back-propagates. */
-enum {
-    GFN_FILL_PF = 1u << 0,    /* log_pf */
-    GFN_FILL_PB = 1u << 1,    /* log_pb */
-    GFN_FILL_FLOW = 1u << 2,  /* log_flow (needs cfg.flow_head) */
-    GFN_FILL_FM = 1u << 3,    /* fm_in, fm_out, fm_n_in, fm_n_out (from P_F's edge flows) */
-    GFN_FILL_LOG_Z = 1u << 4  /* backward only: d_log_z into log Z's gradient */
-};
+#define GFN_FILL_PF (1u << 0)    /* log_pf */
+#define GFN_FILL_PB (1u << 1)    /* log_pb */
+#define GFN_FILL_FLOW (1u << 2)  /* log_flow (needs cfg.flow_head) */
+#define GFN_FILL_FM (1u << 3)    /* fm_in, fm_out, fm_n_in, fm_n_out (from P_F's edge flows) */
+#define GFN_FILL_LOG_Z (1u << 4) /* backward only: d_log_z into log Z's gradient */
 
 typedef struct gfn_model gfn_model; /* opaque */
 
