@@ -358,7 +358,12 @@ static int write_tables(const gfn_spec *s, const char *dir, const variant_result
             int n = gfn_report_mean_std(r->values + m * S, S, &mean, &sd);
             char cell[128];
             fmt_mean_std(mean, sd, n, cell, sizeof cell);
-            gfn_strbuf_printf(&md, " %s |", cell);
+            /* NaN seeds (e.g. rounds_to_target of a seed that never reached the
+             * target) are left out of the mean; say so rather than hide it. */
+            if (n > 0 && n < r->ok)
+                gfn_strbuf_printf(&md, " %s (%d of %d seeds) |", cell, n, r->ok);
+            else
+                gfn_strbuf_printf(&md, " %s |", cell);
             gfn_strbuf_printf(&csv, ",%.17g,%.17g,%d", mean, sd, n);
         }
         gfn_strbuf_printf(&md, "\n");

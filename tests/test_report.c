@@ -195,6 +195,16 @@ static void test_report_on_fake_results(void)
     snprintf(path, sizeof path, "%s/exp/summary.md", out);
     md = slurp(path);
     CU_ASSERT(contains(md, "| db | 1/2 (some failed) | 85 | 0.25 | n/a |"));
+    free(md);
+    /* A seed without a value is left out of the mean, and the cell says so. */
+    snprintf(path, sizeof path, "%s/exp/tb/seed1/summary.txt", out);
+    const char *partial = "sampled_mean_reward_pct: 96\ntv: nan\nrounds_to_target: nan\n";
+    CU_ASSERT_EQUAL(gfn_fs_write_atomic(path, partial, strlen(partial), NULL), GFN_OK);
+    CU_ASSERT_EQUAL(gfn_report_write(s, &ro, &err), GFN_OK);
+    snprintf(path, sizeof path, "%s/exp/summary.md", out);
+    md = slurp(path);
+    CU_ASSERT(contains(md, "| tb | 2/2 | 95.5 +- 0.71 | 0.25 (1 of 2 seeds) | 50 (1 of 2 seeds) |\n"));
+    CU_ASSERT(contains(md, "| tb | 95.5 +- 0.7% | 100% (13820 +- 1740) |"));
     CU_ASSERT(contains(md, "| db | 85.0% | 98.0 +- 0.2% |"));
     free(md);
 
