@@ -209,6 +209,45 @@ static void test_backward(void)
     gfn_env_free(env);
 }
 
+/* Same rng seed, same batches (forward with exploration, then backward). */
+static void test_sampler_repeatable(void)
+{
+    gfn_env *env = open_task2("hypergrid", "dim=3", "side=4", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    gfn_error err;
+    gfn_model *m = small_model(env, 16, 10, GFN_POLICY_SA);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    double *theta = gfn_model_params(m);
+    for (size_t i = 0; i < gfn_model_n_params(m); i++)
+        theta[i] = 0.5 * sin(1.7 * (double)i);
+    gfn_traj_batch tb[2];
+    gfn_sampler *s = gfn_sampler_alloc(env, 16, &err);
+    for (int k = 0; k < 2; k++) {
+        CU_ASSERT_EQUAL_FATAL(gfn_traj_batch_init(&tb[k], 16, 10, &err), GFN_OK);
+        gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(rng, 99);
+        CU_ASSERT_EQUAL(gfn_sampler_forward(s, gfn_model_pf(m), 0.25, rng, 16, &tb[k], &err), GFN_OK);
+        int64_t xr[16];
+        memcpy(xr, tb[k].x_rank, sizeof xr);
+        CU_ASSERT_EQUAL(gfn_sampler_backward(s, gfn_model_pb(m), rng, 16, xr, &tb[k], &err), GFN_OK);
+        gsl_rng_free(rng);
+    }
+    int diff = 0, distinct = 0;
+    for (int b = 0; b < 16; b++) {
+        diff += tb[0].len[b] != tb[1].len[b] || tb[0].x_rank[b] != tb[1].x_rank[b];
+        distinct += tb[0].x_rank[b] != tb[0].x_rank[0];
+        for (int t = 0; t <= tb[0].len[b]; t++)
+            diff += !gfn_state_equal(&tb[0].states[b * 11 + t], &tb[1].states[b * 11 + t]);
+    }
+    CU_ASSERT_EQUAL(diff, 0);
+    CU_ASSERT(distinct > 0); /* the batch is not trivially constant */
+    for (int k = 0; k < 2; k++)
+        gfn_traj_batch_close(&tb[k]);
+    gfn_sampler_free(s);
+    gfn_model_free(m);
+    gfn_env_free(env);
+}
+
 /* Five TB steps from a seed (sampling, forward, loss, backward, Adam); returns params. */
 static double *train_steps(const gfn_env *env, unsigned long seed, size_t *n_out, double **mom)
 {
@@ -309,6 +348,7 @@ void gfn_test_suite_sampler(void)
     CU_pSuite s = CU_add_suite("sampler", NULL, NULL);
     CU_add_test(s, "forward: valid and exact distribution with epsilon", test_forward_distribution);
     CU_add_test(s, "backward: uniform and learned P_B", test_backward);
+    CU_add_test(s, "same seed, same trajectories", test_sampler_repeatable);
     CU_add_test(s, "same seed, bit-identical training steps", test_deterministic);
     CU_add_test(s, "errors", test_errors);
 }
