@@ -37,4 +37,7 @@ int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress
  * every run of an experiment before the first one starts. */
 int gfn_train_validate(gfn_params *cfg, gfn_error *err);
 
+/* Peak resident memory of this process so far, in KiB (-1 if unknown). */
+long gfn_train_peak_rss_kb(void);
+
 #endif
