@@ -493,7 +493,12 @@ static int build_summary(run_state *st, gfn_params *out, gfn_error *err)
         snprintf(v, sizeof v, "%.10g", st->row[c]);
         GET(gfn_params_set(out, COLUMNS[c], v, "", err));
     }
-    snprintf(v, sizeof v, "%ld", gfn_monitor_rounds_to_target(st->monitor));
+    /* "nan" when the window mean never reached the target mean. */
+    long rtt = gfn_monitor_rounds_to_target(st->monitor);
+    if (rtt >= 0)
+        snprintf(v, sizeof v, "%ld", rtt);
+    else
+        snprintf(v, sizeof v, "nan");
     GET(gfn_params_set(out, "rounds_to_target", v, "", err));
     snprintf(v, sizeof v, "%lld", (long long)gfn_trainer_buffer_size(st->trainer));
     GET(gfn_params_set(out, "distinct_x_sampled", v, "", err));
