@@ -47,7 +47,10 @@ this favours PyTorch); --dtype float64 is available.
 Usage
   python3 bench/torch_round.py --task tfbind8|qm9str --rounds N --threads 1|0 --seed S
       --threads 1: one thread (OMP/OpenBLAS/torch all set to 1 before torch loads);
-      --threads 0: all cores (os.sched_getaffinity); --threads k: k threads.
+      --threads 0: all cores (os.sched_getaffinity); --threads k: k threads;
+      OMP_WAIT_POLICY=PASSIVE when > 1 thread (unless set).  --blas-threads k sets
+      OpenBLAS's threads apart from torch's (0 = all cores).  --blas reference
+      re-runs with Debian's reference BLAS/LAPACK to compare with OpenBLAS.
       Prints "pytorch_rounds_per_s=..." and "peak_rss_kb=...", plus the BLAS in use.
   python3 bench/torch_round.py --task T --dump-check DIR [--check-steps K]
       Writes a float64 reference for a C checker (format below) and cross-checks the
