@@ -60,7 +60,9 @@ Dump-check format (all binary files raw little-endian float64, no header):
   DIR/meta.txt           key=value lines: task, A, n, feature_dim, hidden, layers,
                          n_fwd_actions (2A+1), n_bwd_actions (3), n_params_pf,
                          n_params_pb, n_params (= pf + pb + 1), n_traj, log_z,
-                         loss_clamp (100), clip_norm (10), lr_policy, lr_log_z,
+                         loss_clamp (100), clip_norm (10), clip (separate: P_F and
+                         P_B each clipped to norm 10, log Z not; joint: one norm over
+                         all parameters incl. log Z), lr_policy, lr_log_z,
                          check_steps, grad_norm_pf, grad_norm_pb, n_clamped.
   DIR/params_f64le.bin   n_params values: P_F layers then P_B layers, each layer as
                          nn.Linear stores it: weight (out, in) row-major, then bias
@@ -79,7 +81,7 @@ Dump-check format (all binary files raw little-endian float64, no header):
   DIR/params_after_steps_f64le.bin
                          n_params values after check_steps full optimiser steps on this
                          same batch from a fresh Adam state (each step: loss, backward,
-                         clip P_F and P_B grads to norm 10 separately, Adam with lr 1e-4
+                         clip as meta's clip says, Adam with lr 1e-4
                          for the policies and 1e-2 for log Z, clamp log Z >= 0).
   DIR/step_losses.txt    the loss before each of those steps (%.17g).
 """
@@ -121,6 +123,9 @@ def parse_args():
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--dump-check", metavar="DIR", help="write float64 loss/gradient reference to DIR")
     p.add_argument("--check-steps", type=int, default=3)
+    p.add_argument("--clip", choices=["separate", "joint"], default="separate",
+                   help="separate: P_F and P_B each to norm 10, log Z unclipped (authors' train_tb); "
+                        "joint: one norm over P_F, P_B and log Z")
     p.add_argument("--blas", choices=["system", "reference"], default="system",
                    help="reference: re-run with Debian's reference BLAS/LAPACK ahead on the library path")
     p.add_argument("--quiet", action="store_true")
@@ -240,6 +245,7 @@ class Model:
             o += k
         self.g_pf = self.flat_grad[:self.n_pf]
         self.g_pb = self.flat_grad[self.n_pf:self.n_pf + self.n_pb]
+        self.clip_groups = (self.g_pf, self.g_pb)
         self.new_optimizer()
         # One-hot lookup: row A (the pad) is all zero.
         self.eye = torch.cat([torch.eye(A, dtype=dtype), torch.zeros(1, A, dtype=dtype)])
@@ -390,7 +396,7 @@ class Model:
         self.flat_grad.zero_()
         loss.backward()
         with torch.no_grad():
-            for g in (self.g_pf, self.g_pb):
+            for g in self.clip_groups:
                 coef = CLIP_NORM / (torch.linalg.vector_norm(g) + 1e-6)
                 if coef < 1.0:
                     g.mul_(coef)
@@ -444,6 +450,8 @@ def run_training(torch, np, args, cfg, R):
     A, n = cfg["A"], cfg["n"]
     dtype = getattr(torch, args.dtype)
     model = Model(torch, A, n, cfg["hidden"], cfg["layers"], dtype, args.seed)
+    if args.clip == "joint":
+        model.clip_groups = (model.flat_grad,)
     gen = torch.Generator().manual_seed(args.seed + 1)
     rng = np.random.default_rng(args.seed + 2)
     logR = np.log(R)
@@ -635,6 +643,8 @@ def dump_check(torch, np, args, cfg, R):
     n_pf = sum(p.numel() for p in model.pf_params)
     n_pb = sum(p.numel() for p in model.pb_params)
     assert g == n_pf + n_pb
+    if args.clip == "joint":
+        model.clip_groups = (model.flat_grad,)
 
     # Trajectories: hand-picked ones with duplicate children/parents, then forward
     # and backward samples from the fixed weights.
@@ -731,8 +741,11 @@ def dump_check(torch, np, args, cfg, R):
         rloss = ref.tb_loss(batch)
         ref.flat_grad.zero_()
         rloss.backward()
-        torch.nn.utils.clip_grad_norm_(ref.pf_params, CLIP_NORM)
-        torch.nn.utils.clip_grad_norm_(ref.pb_params, CLIP_NORM)
+        if args.clip == "joint":
+            torch.nn.utils.clip_grad_norm_(ref.params, CLIP_NORM)
+        else:
+            torch.nn.utils.clip_grad_norm_(ref.pf_params, CLIP_NORM)
+            torch.nn.utils.clip_grad_norm_(ref.pb_params, CLIP_NORM)
         ref_opt.step()
         with torch.no_grad():
             ref.log_z.clamp_(min=0.0)
@@ -752,7 +765,7 @@ def dump_check(torch, np, args, cfg, R):
     meta = dict(task=args.task, A=A, n=n, feature_dim=n * A, hidden=cfg["hidden"], layers=cfg["layers"],
                 n_fwd_actions=2 * A + 1, n_bwd_actions=3, n_params_pf=n_pf, n_params_pb=n_pb,
                 n_params=n_pf + n_pb + 1, n_traj=B, log_z=log_z0, loss_clamp=LOSS_CLAMP,
-                clip_norm=CLIP_NORM, lr_policy=LR_POLICY, lr_log_z=LR_LOGZ,
+                clip_norm=CLIP_NORM, clip=args.clip, lr_policy=LR_POLICY, lr_log_z=LR_LOGZ,
                 check_steps=args.check_steps, grad_norm_pf=f"{gpf:.17g}", grad_norm_pb=f"{gpb:.17g}",
                 n_clamped=n_clamped)
     with open(os.path.join(d, "meta.txt"), "w") as f:
