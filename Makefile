@@ -50,7 +50,7 @@ $(BUILD)/gfnbench: $(BUILD)/harness/main.o $(BUILD)/libgfn.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 gfnbench: $(BUILD)/gfnbench
-	@cp $< $@
+	@cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/bench_gbtree: $(BUILD)/bench/bench_gbtree.o $(BUILD)/libgfn.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -26,6 +26,8 @@ static void usage(FILE *f)
             "  gtb_w gtb_backward=code|paper guide_temp guide_traj=resample|score\n"
             "  sample_every=10 sample_size=128 window=500 exact_every exact=auto|on|off\n"
             "  ad_draws=100000 ad_scope=latest|window top_k=100\n"
+            "  target_mean_reward (reference for sampled_mean_reward_pct and rounds_to_target;\n"
+            "  default the exact E_p*[R]; the authors' bag code used 18.17)\n"
             "  plus the task's own keys (e.g. dim=4 side=8 for hypergrid, mdp=ar for tfbind8).\n\n"
             "--out DIR writes metrics.tsv, summary.txt, logp.tsv and checkpoint.bin there.\n"
             "`gfnbench train TASK uniform rounds=0` evaluates the uniform sampler exactly.\n");
