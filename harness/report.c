@@ -268,9 +268,16 @@ static void collect_variant(const gfn_spec *s, const char *results, int v, varia
         }
         r->finished[k] = 1;
         r->ok++;
-        for (int m = 0; m < M; m++)
-            r->values[m * S + k] = summary_value(text, s->metrics[m]);
+        /* The trainer writes rounds_to_target -1 (or nan) for "never reached". */
+        for (int m = 0; m < M; m++) {
+            double x = summary_value(text, s->metrics[m]);
+            if (strcmp(s->metrics[m], "rounds_to_target") == 0 && x < 0)
+                x = NAN;
+            r->values[m * S + k] = x;
+        }
         r->rtt[k] = summary_value(text, "rounds_to_target");
+        if (r->rtt[k] < 0)
+            r->rtt[k] = NAN;
         r->reward[k] = summary_value(text, "sampled_mean_reward_pct");
         if (!isfinite(r->reward[k]))
             r->reward[k] = summary_value(text, "mean_reward_pct");
@@ -574,7 +581,7 @@ static int draw_curves(const gfn_spec *s, const char *results, const char *plots
             snprintf(title, sizeof title, "%s\n%s: mean over seeds (line) +- 1 std (band)",
                      l.title, s->name);
             gfn_plot_axes ax = {title,
-                                axis ? "training trajectories sampled"
+                                axis ? "trajectories sampled for training (online + replayed)"
                                      : "training round (one online batch + replay each)",
                                 l.ylabel, l.ref_y, l.ref_label};
             rc = gfn_plot_curves(plots, stem, &ax, ser, n_ser, po, NULL, err);
@@ -720,8 +727,9 @@ int gfn_report_write(const gfn_spec *s, const gfn_report_opts *o, gfn_error *err
             fprintf(msgs, "figures: %s/ (%d figures as .png and .pdf, with their .tsv data and .gp "
                          "scripts)\n", plots, n_figs);
         else
-            fprintf(msgs, "figures: %s/*.gp and *.tsv (gnuplot not found: install gnuplot, then "
-                         "`cd %s && for f in *.gp; do gnuplot \"$f\"; done`)\n", plots, plots);
+            fprintf(msgs, "figures: %s/*.gp and *.tsv, not drawn (%s); draw them with "
+                         "`cd %s && for f in *.gp; do gnuplot \"$f\"; done`\n", plots,
+                    po.run_gnuplot ? "gnuplot is not on PATH" : "--no-gnuplot", plots);
     }
     for (int v = 0; v < s->n_variants; v++)
         free_variant(&res[v]);

@@ -3,7 +3,8 @@
  * It writes plausible metrics.tsv, summary.txt and logp.tsv, deterministic in
  * (objective, seed), and reports progress.  objective "fail" returns an error,
  * "abort" crashes with abort(); "tb" reaches the target (rounds_to_target =
- * 50 + 10*seed), anything else does not (final sampled mean reward 85 + seed %).
+ * 50 + 10*seed), anything else does not (rounds_to_target -1, as the trainer
+ * writes it; final sampled mean reward 85 + seed %).
  */
 #ifndef GFN_TEST_FAKE_RUN_H
 #define GFN_TEST_FAKE_RUN_H
@@ -69,7 +70,7 @@ static int fake_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progre
     if (tb)
         gfn_strbuf_printf(&b, "rounds_to_target: %ld\n", 50 + 10 * seed);
     else
-        gfn_strbuf_printf(&b, "rounds_to_target: nan\n");
+        gfn_strbuf_printf(&b, "rounds_to_target: -1\n"); /* as the trainer: never */
     if ((rc = fake_write(run_dir, "summary.txt", &b, err)))
         return rc;
     gfn_strbuf_init(&b);
