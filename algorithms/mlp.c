@@ -1,4 +1,5 @@
-/* mlp.c - batched MLP forward and backward through CBLAS dgemm.
+/* mlp.c - batched MLP forward and backward through CBLAS (dgemm, or sgemm in
+ * float32 mode).
  *
  * Forward, layer l = 1..L over R rows (row-major):
  *   Z_l = A_{l-1} W_l^T + 1 b_l^T,   A_l = LeakyReLU(Z_l) (l < L),  A_L = Z_L.
@@ -7,6 +8,16 @@
  *   db_l += 1^T D_l,   G_{l-1} = D_l W_l.
  * LeakyReLU' is read from A_l: the slope is positive, so A_l > 0 exactly when
  * Z_l > 0, and at Z = 0 we use the slope 0.01 like PyTorch's leaky_relu backward.
+ *
+ * Speed: the bias add and the activation are one branch-free pass after the
+ * GEMM (a data-dependent branch on the sign of Z mispredicts half the time and
+ * cost as much as the GEMM itself on 128-wide layers); SSE2 compares and masks
+ * keep the results bit for bit those of the scalar formula.
+ * Float32 mode (gfn_mlp_set_f32): the GEMMs and activations run in float on a
+ * float shadow of the weights, refreshed at the first forward after the
+ * parameters changed (gfn_mlp_params_changed); the output, d_in and the
+ * gradient block stay double, and each weight gradient is accumulated in
+ * float per call, then added into the double block.
  */
 #include "mlp.h"
 
@@ -15,6 +26,10 @@
 #include <string.h>
 
 #include <gsl/gsl_cblas.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define GFN_LEAKY_SLOPE 0.01
 
@@ -28,10 +43,18 @@ struct gfn_mlp {
     size_t off_b[GFN_MLP_MAX_LAYERS + 1]; /* offset of b_l */
     size_t n_params;
     int max_w;
+    size_t max_wsize;                   /* largest w_l w_{l-1} */
     int cap;
     double *params, *grads;             /* bound slices, not owned */
     double *act[GFN_MLP_MAX_LAYERS + 1]; /* A_l, (cap, w_l); A_0 is a copy of the input */
     double *delta[2];                   /* (cap, max_w) ping-pong backward buffers */
+    /* float32 mode */
+    int f32, w32_stale;
+    float *w32;                         /* (n_params) shadow of params */
+    float *gw32;                        /* (max_wsize) one layer's weight gradient */
+    float *act32[GFN_MLP_MAX_LAYERS + 1]; /* (cap, w_l) */
+    float *delta32[2];                  /* (cap, max_w) */
+    double *out64;                      /* (cap, w_L) the output in double */
 };
 
 void gfn_blas_single_thread(void)
@@ -46,11 +69,18 @@ static void mlp_free_ws(gfn_mlp *m)
 {
     for (int l = 0; l <= m->L; l++) {
         free(m->act[l]);
+        free(m->act32[l]);
         m->act[l] = NULL;
+        m->act32[l] = NULL;
     }
-    free(m->delta[0]);
-    free(m->delta[1]);
-    m->delta[0] = m->delta[1] = NULL;
+    for (int k = 0; k < 2; k++) {
+        free(m->delta[k]);
+        free(m->delta32[k]);
+        m->delta[k] = NULL;
+        m->delta32[k] = NULL;
+    }
+    free(m->out64);
+    m->out64 = NULL;
 }
 
 gfn_mlp *gfn_mlp_alloc(const int *widths, int n_widths, int row_cap, gfn_error *err)
@@ -77,13 +107,17 @@ gfn_mlp *gfn_mlp_alloc(const int *widths, int n_widths, int row_cap, gfn_error *
         if (widths[l] > m->max_w)
             m->max_w = widths[l];
         if (l > 0) {
+            size_t ws = (size_t)widths[l] * (size_t)widths[l - 1];
             m->off_w[l] = off;
-            off += (size_t)widths[l] * (size_t)widths[l - 1];
+            off += ws;
             m->off_b[l] = off;
             off += (size_t)widths[l];
+            if (ws > m->max_wsize)
+                m->max_wsize = ws;
         }
     }
     m->n_params = off;
+    m->w32_stale = 1;
     gfn_blas_single_thread();
     if (gfn_mlp_reserve(m, row_cap, err) != GFN_OK) {
         gfn_mlp_free(m);
@@ -97,6 +131,8 @@ void gfn_mlp_free(gfn_mlp *mlp)
     if (!mlp)
         return;
     mlp_free_ws(mlp);
+    free(mlp->w32);
+    free(mlp->gw32);
     free(mlp);
 }
 
@@ -106,15 +142,24 @@ int gfn_mlp_reserve(gfn_mlp *mlp, int rows, gfn_error *err)
         return GFN_OK;
     mlp_free_ws(mlp);
     mlp->cap = 0;
+    size_t R = (size_t)rows;
     int ok = 1;
     for (int l = 0; l <= mlp->L; l++) {
-        mlp->act[l] = malloc((size_t)rows * (size_t)mlp->w[l] * sizeof(double));
-        ok = ok && mlp->act[l];
+        size_t n = R * (size_t)mlp->w[l];
+        if (mlp->f32)
+            ok = ok && (mlp->act32[l] = malloc(n * sizeof(float)));
+        else
+            ok = ok && (mlp->act[l] = malloc(n * sizeof(double)));
     }
     for (int k = 0; k < 2; k++) {
-        mlp->delta[k] = malloc((size_t)rows * (size_t)mlp->max_w * sizeof(double));
-        ok = ok && mlp->delta[k];
+        size_t n = R * (size_t)mlp->max_w;
+        if (mlp->f32)
+            ok = ok && (mlp->delta32[k] = malloc(n * sizeof(float)));
+        else
+            ok = ok && (mlp->delta[k] = malloc(n * sizeof(double)));
     }
+    if (mlp->f32)
+        ok = ok && (mlp->out64 = malloc(R * (size_t)mlp->w[mlp->L] * sizeof(double)));
     if (!ok) {
         mlp_free_ws(mlp);
         return gfn_error_set(err, GFN_ENOMEM, "mlp: out of memory for %d rows", rows);
@@ -123,15 +168,37 @@ int gfn_mlp_reserve(gfn_mlp *mlp, int rows, gfn_error *err)
     return GFN_OK;
 }
 
+int gfn_mlp_set_f32(gfn_mlp *mlp, int on, gfn_error *err)
+{
+    on = on != 0;
+    if (on == mlp->f32)
+        return GFN_OK;
+    int cap = mlp->cap;
+    mlp_free_ws(mlp);
+    mlp->cap = 0;
+    mlp->f32 = on;
+    mlp->w32_stale = 1;
+    if (on && !mlp->w32) {
+        mlp->w32 = malloc(mlp->n_params * sizeof(float));
+        mlp->gw32 = malloc(mlp->max_wsize * sizeof(float));
+        if (!mlp->w32 || !mlp->gw32)
+            return gfn_error_set(err, GFN_ENOMEM, "mlp: out of memory for float weights");
+    }
+    return gfn_mlp_reserve(mlp, cap, err);
+}
+
+int gfn_mlp_is_f32(const gfn_mlp *mlp) { return mlp->f32; }
 int gfn_mlp_row_cap(const gfn_mlp *mlp) { return mlp->cap; }
 size_t gfn_mlp_n_params(const gfn_mlp *mlp) { return mlp->n_params; }
 int gfn_mlp_in_dim(const gfn_mlp *mlp) { return mlp->w[0]; }
 int gfn_mlp_out_dim(const gfn_mlp *mlp) { return mlp->w[mlp->L]; }
+void gfn_mlp_params_changed(gfn_mlp *mlp) { mlp->w32_stale = 1; }
 
 void gfn_mlp_bind(gfn_mlp *mlp, double *params, double *grads)
 {
     mlp->params = params;
     mlp->grads = grads;
+    mlp->w32_stale = 1;
 }
 
 void gfn_mlp_init_params(gfn_mlp *mlp, gsl_rng *rng)
@@ -144,16 +211,126 @@ void gfn_mlp_init_params(gfn_mlp *mlp, gsl_rng *rng)
         for (size_t i = 0; i < n; i++)
             p[i] = bound * (2.0 * gsl_rng_uniform(rng) - 1.0);
     }
+    mlp->w32_stale = 1;
 }
 
-/* z is (rows, out); z = a W^T + b with a (rows, in) and W (out, in). */
-static void linear_forward(int rows, int in, int out, const double *a, const double *W,
-                           const double *b, double *z)
+/* z (rows, out) += 1 b^T, then LeakyReLU when act: one pass, no branches. */
+static void bias_act(int rows, int out, const double *b, int act, double *z)
 {
-    for (int r = 0; r < rows; r++)
-        memcpy(z + (size_t)r * out, b, (size_t)out * sizeof(double));
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0, a, in, W, in, 1.0,
-                z, out);
+    for (int r = 0; r < rows; r++) {
+        double *zr = z + (size_t)r * out;
+        int j = 0;
+#ifdef __SSE2__
+        const __m128d zero = _mm_setzero_pd(), slope = _mm_set1_pd(GFN_LEAKY_SLOPE);
+        for (; j + 2 <= out; j += 2) {
+            __m128d v = _mm_add_pd(_mm_loadu_pd(zr + j), _mm_loadu_pd(b + j));
+            if (act) {
+                __m128d pos = _mm_cmpgt_pd(v, zero);
+                v = _mm_or_pd(_mm_and_pd(pos, v), _mm_andnot_pd(pos, _mm_mul_pd(v, slope)));
+            }
+            _mm_storeu_pd(zr + j, v);
+        }
+#endif
+        for (; j < out; j++) {
+            double v = zr[j] + b[j];
+            zr[j] = act && !(v > 0.0) ? v * GFN_LEAKY_SLOPE : v;
+        }
+    }
+}
+
+/* d (n) *= LeakyReLU'(a (n)), branch-free. */
+static void act_grad(size_t n, const double *a, double *d)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128d zero = _mm_setzero_pd(), slope = _mm_set1_pd(GFN_LEAKY_SLOPE);
+    for (; i + 2 <= n; i += 2) {
+        __m128d v = _mm_loadu_pd(d + i), pos = _mm_cmpgt_pd(_mm_loadu_pd(a + i), zero);
+        _mm_storeu_pd(d + i, _mm_or_pd(_mm_and_pd(pos, v), _mm_andnot_pd(pos, _mm_mul_pd(v, slope))));
+    }
+#endif
+    for (; i < n; i++)
+        if (!(a[i] > 0.0))
+            d[i] *= GFN_LEAKY_SLOPE;
+}
+
+static void bias_act_f(int rows, int out, const float *b, int act, float *z)
+{
+    for (int r = 0; r < rows; r++) {
+        float *zr = z + (size_t)r * out;
+        int j = 0;
+#ifdef __SSE2__
+        const __m128 zero = _mm_setzero_ps(), slope = _mm_set1_ps((float)GFN_LEAKY_SLOPE);
+        for (; j + 4 <= out; j += 4) {
+            __m128 v = _mm_add_ps(_mm_loadu_ps(zr + j), _mm_loadu_ps(b + j));
+            if (act) {
+                __m128 pos = _mm_cmpgt_ps(v, zero);
+                v = _mm_or_ps(_mm_and_ps(pos, v), _mm_andnot_ps(pos, _mm_mul_ps(v, slope)));
+            }
+            _mm_storeu_ps(zr + j, v);
+        }
+#endif
+        for (; j < out; j++) {
+            float v = zr[j] + b[j];
+            zr[j] = act && !(v > 0.0f) ? v * (float)GFN_LEAKY_SLOPE : v;
+        }
+    }
+}
+
+static void act_grad_f(size_t n, const float *a, float *d)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128 zero = _mm_setzero_ps(), slope = _mm_set1_ps((float)GFN_LEAKY_SLOPE);
+    for (; i + 4 <= n; i += 4) {
+        __m128 v = _mm_loadu_ps(d + i), pos = _mm_cmpgt_ps(_mm_loadu_ps(a + i), zero);
+        _mm_storeu_ps(d + i, _mm_or_ps(_mm_and_ps(pos, v), _mm_andnot_ps(pos, _mm_mul_ps(v, slope))));
+    }
+#endif
+    for (; i < n; i++)
+        if (!(a[i] > 0.0f))
+            d[i] *= (float)GFN_LEAKY_SLOPE;
+}
+
+/* gb (out) += column sums of D (rows, out). */
+static void bias_grad(int rows, int out, const double *D, double *gb)
+{
+    for (int r = 0; r < rows; r++) {
+        const double *dr = D + (size_t)r * out;
+        for (int j = 0; j < out; j++)
+            gb[j] += dr[j];
+    }
+}
+
+static void bias_grad_f(int rows, int out, const float *D, double *gb)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *dr = D + (size_t)r * out;
+        for (int j = 0; j < out; j++)
+            gb[j] += (double)dr[j];
+    }
+}
+
+static const double *forward_f32(gfn_mlp *m, int rows, const double *in)
+{
+    if (m->w32_stale) {
+        for (size_t i = 0; i < m->n_params; i++)
+            m->w32[i] = (float)m->params[i];
+        m->w32_stale = 0;
+    }
+    size_t n0 = (size_t)rows * (size_t)m->w[0];
+    for (size_t i = 0; i < n0; i++)
+        m->act32[0][i] = (float)in[i];
+    for (int l = 1; l <= m->L; l++) {
+        int k = m->w[l - 1], out = m->w[l];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0f, m->act32[l - 1],
+                    k, m->w32 + m->off_w[l], k, 0.0f, m->act32[l], out);
+        bias_act_f(rows, out, m->w32 + m->off_b[l], l < m->L, m->act32[l]);
+    }
+    size_t nL = (size_t)rows * (size_t)m->w[m->L];
+    for (size_t i = 0; i < nL; i++)
+        m->out64[i] = (double)m->act32[m->L][i];
+    return m->out64;
 }
 
 const double *gfn_mlp_forward(gfn_mlp *mlp, int rows, const double *in)
@@ -161,21 +338,50 @@ const double *gfn_mlp_forward(gfn_mlp *mlp, int rows, const double *in)
     GFN_ASSERT(mlp->params);
     GFN_ASSERT_CMP(rows, <=, mlp->cap);
     GFN_ASSERT_CMP(rows, >=, 0);
+    if (mlp->f32)
+        return rows == 0 ? mlp->out64 : forward_f32(mlp, rows, in);
     if (rows == 0)
         return mlp->act[mlp->L];
     memcpy(mlp->act[0], in, (size_t)rows * (size_t)mlp->w[0] * sizeof(double));
     for (int l = 1; l <= mlp->L; l++) {
-        double *z = mlp->act[l];
-        linear_forward(rows, mlp->w[l - 1], mlp->w[l], mlp->act[l - 1],
-                       mlp->params + mlp->off_w[l], mlp->params + mlp->off_b[l], z);
-        if (l < mlp->L) {
-            size_t n = (size_t)rows * (size_t)mlp->w[l];
-            for (size_t i = 0; i < n; i++)
-                if (!(z[i] > 0.0))
-                    z[i] *= GFN_LEAKY_SLOPE;
-        }
+        int k = mlp->w[l - 1], out = mlp->w[l];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0, mlp->act[l - 1], k,
+                    mlp->params + mlp->off_w[l], k, 0.0, mlp->act[l], out);
+        bias_act(rows, out, mlp->params + mlp->off_b[l], l < mlp->L, mlp->act[l]);
     }
     return mlp->act[mlp->L];
+}
+
+static void backward_f32(gfn_mlp *m, int rows, const double *d_out, double *d_in)
+{
+    int cur = 0; /* delta32[cur] holds G_l */
+    size_t nL = (size_t)rows * (size_t)m->w[m->L];
+    for (size_t i = 0; i < nL; i++)
+        m->delta32[cur][i] = (float)d_out[i];
+    for (int l = m->L; l >= 1; l--) {
+        int in = m->w[l - 1], out = m->w[l];
+        float *D = m->delta32[cur];
+        if (l < m->L)
+            act_grad_f((size_t)rows * (size_t)out, m->act32[l], D);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, D, out,
+                    m->act32[l - 1], in, 0.0f, m->gw32, in);
+        double *gw = m->grads + m->off_w[l];
+        size_t nw = (size_t)out * (size_t)in;
+        for (size_t i = 0; i < nw; i++)
+            gw[i] += (double)m->gw32[i];
+        bias_grad_f(rows, out, D, m->grads + m->off_b[l]);
+        if (l == 1 && !d_in)
+            break;
+        float *gprev = m->delta32[cur ^ 1];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, D, out,
+                    m->w32 + m->off_w[l], in, 0.0f, gprev, in);
+        if (l == 1) {
+            size_t n0 = (size_t)rows * (size_t)in;
+            for (size_t i = 0; i < n0; i++)
+                d_in[i] = (double)gprev[i];
+        }
+        cur ^= 1;
+    }
 }
 
 void gfn_mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_in)
@@ -184,28 +390,22 @@ void gfn_mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_in)
     GFN_ASSERT_CMP(rows, <=, mlp->cap);
     if (rows == 0)
         return;
+    if (mlp->f32) {
+        /* Uses the float weights of the last forward even if the doubles changed since. */
+        backward_f32(mlp, rows, d_out, d_in);
+        return;
+    }
     const double *g = d_out; /* G_l, (rows, w_l) */
     int k = 0;
     for (int l = mlp->L; l >= 1; l--) {
         int in = mlp->w[l - 1], out = mlp->w[l];
         const double *D = g;
-        if (l < mlp->L) {
-            /* D_l = G_l * LeakyReLU'(Z_l), written over the buffer that holds G_l. */
-            double *d = (double *)g;
-            const double *a = mlp->act[l];
-            size_t n = (size_t)rows * (size_t)out;
-            for (size_t i = 0; i < n; i++)
-                if (!(a[i] > 0.0))
-                    d[i] *= GFN_LEAKY_SLOPE;
-        }
+        /* D_l = G_l * LeakyReLU'(Z_l), written over the buffer that holds G_l. */
+        if (l < mlp->L)
+            act_grad((size_t)rows * (size_t)out, mlp->act[l], (double *)g);
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0, D, out,
                     mlp->act[l - 1], in, 1.0, mlp->grads + mlp->off_w[l], in);
-        double *gb = mlp->grads + mlp->off_b[l];
-        for (int r = 0; r < rows; r++) {
-            const double *dr = D + (size_t)r * out;
-            for (int j = 0; j < out; j++)
-                gb[j] += dr[j];
-        }
+        bias_grad(rows, out, D, mlp->grads + mlp->off_b[l]);
         double *gprev;
         if (l > 1)
             gprev = mlp->delta[k];

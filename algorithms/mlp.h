@@ -8,6 +8,9 @@
  *   W_l (w_l, w_{l-1}) row-major, then b_l (w_l).
  * The MLP owns its workspaces (activations of every layer for up to row_cap rows,
  * kept from the last forward for the backward), allocated once.
+ * Precision: double by default; gfn_mlp_set_f32 switches the GEMMs and
+ * activations to float32 on a float copy of the weights (inputs, outputs and
+ * gradients stay double; see mlp.c).
  */
 #ifndef GFN_MLP_H
 #define GFN_MLP_H
@@ -32,6 +35,14 @@ int gfn_mlp_reserve(gfn_mlp *mlp, int rows, gfn_error *err);
 int gfn_mlp_row_cap(const gfn_mlp *mlp);
 
 size_t gfn_mlp_n_params(const gfn_mlp *mlp);
+
+/* on = 1: float32 compute (reallocates the workspaces, keeps the row capacity);
+ * on = 0: back to double.  Outside the training loop. */
+int gfn_mlp_set_f32(gfn_mlp *mlp, int on, gfn_error *err);
+int gfn_mlp_is_f32(const gfn_mlp *mlp);
+/* The bound parameters were written: float32 mode refreshes its float copy at
+ * the next forward.  Bind and init_params imply it. */
+void gfn_mlp_params_changed(gfn_mlp *mlp);
 int gfn_mlp_in_dim(const gfn_mlp *mlp);
 int gfn_mlp_out_dim(const gfn_mlp *mlp);
 

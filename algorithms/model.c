@@ -156,6 +156,10 @@ ok:;
                              s == SEG_LOG_Z && cfg->log_z_clamp ? 0.0 : -INFINITY);
     if (model_alloc_ws(m, err) != GFN_OK)
         goto fail;
+    if (cfg->f32 && (gfn_policy_set_f32(m->pf, 1, err) != GFN_OK ||
+                     gfn_policy_set_f32(m->pb, 1, err) != GFN_OK ||
+                     (m->flow && gfn_mlp_set_f32(m->flow, 1, err) != GFN_OK)))
+        goto fail;
     return m;
 fail:
     gfn_model_free(m);
@@ -195,6 +199,7 @@ void gfn_model_init_params(gfn_model *m, gsl_rng *rng)
     if (m->flow)
         gfn_mlp_init_params(m->flow, rng);
     m->params[m->off[SEG_LOG_Z]] = m->cfg.log_z_init;
+    gfn_model_params_changed(m);
     memset(m->adam.m, 0, m->n_params * sizeof(double));
     memset(m->adam.v, 0, m->n_params * sizeof(double));
     for (int s = 0; s < m->adam.n_seg; s++)
@@ -205,7 +210,20 @@ const gfn_model_config *gfn_model_get_config(const gfn_model *m) { return &m->cf
 gfn_policy *gfn_model_pf(gfn_model *m) { return m->pf; }
 gfn_policy *gfn_model_pb(gfn_model *m) { return m->pb; }
 size_t gfn_model_n_params(const gfn_model *m) { return m->n_params; }
-double *gfn_model_params(gfn_model *m) { return m->params; }
+/* Whoever takes the writable block may change it: float copies are refreshed. */
+double *gfn_model_params(gfn_model *m)
+{
+    gfn_model_params_changed(m);
+    return m->params;
+}
+
+void gfn_model_params_changed(gfn_model *m)
+{
+    gfn_policy_params_changed(m->pf);
+    gfn_policy_params_changed(m->pb);
+    if (m->flow)
+        gfn_mlp_params_changed(m->flow);
+}
 double *gfn_model_grads(gfn_model *m) { return m->grads; }
 gfn_adam *gfn_model_adam(gfn_model *m) { return &m->adam; }
 double gfn_model_log_z(const gfn_model *m) { return m->params[m->off[SEG_LOG_Z]]; }
@@ -253,7 +271,11 @@ static void forward_pf(gfn_model *m, gfn_traj_batch *tb, int fm)
             }
         }
     m->n_pf = n;
-    gfn_policy_forward(m->pf, n, m->pf_states);
+    /* Without FM no log f is read: rows with one child skip the network. */
+    if (fm)
+        gfn_policy_forward(m->pf, n, m->pf_states);
+    else
+        gfn_policy_forward_logp(m->pf, n, m->pf_states);
     const double *lp = gfn_policy_logp(m->pf), *lf = gfn_policy_logflow(m->pf);
     for (int b = 0; b < tb->B; b++)
         for (int t = 0; t < tb->len[b]; t++) {
@@ -293,7 +315,7 @@ static void forward_pb(gfn_model *m, gfn_traj_batch *tb)
             m->pb_states[n++] = *ST(tb, b, t + 1);
         }
     m->n_pb = n;
-    gfn_policy_forward(m->pb, n, m->pb_states);
+    gfn_policy_forward_logp(m->pb, n, m->pb_states);
     const double *lp = gfn_policy_logp(m->pb);
     for (int b = 0; b < tb->B; b++)
         for (int t = 0; t < tb->len[b]; t++) {
@@ -414,11 +436,19 @@ void gfn_model_zero_grad(gfn_model *m, unsigned seg_mask)
 double gfn_model_step(gfn_model *m, unsigned seg_mask, int *status)
 {
     double norm = gfn_adam_step(&m->adam, m->params, m->grads, seg_mask);
-    int ok = isfinite(norm);
-    for (int s = 0; s < 4 && ok; s++)
+    /* p * 0 is 0 for finite p and NaN for inf or NaN: one branch-free sum. */
+    double zero = 0.0;
+    for (int s = 0; s < 4; s++)
         if (seg_mask & (1u << s))
             for (size_t i = m->off[s]; i < m->off[s] + m->cnt[s]; i++)
-                ok = ok && isfinite(m->params[i]);
+                zero += m->params[i] * 0.0;
+    int ok = isfinite(norm) && zero == 0.0;
+    if (seg_mask & GFN_SEG_PF)
+        gfn_policy_params_changed(m->pf);
+    if (seg_mask & GFN_SEG_PB)
+        gfn_policy_params_changed(m->pb);
+    if ((seg_mask & GFN_SEG_FLOW) && m->flow)
+        gfn_mlp_params_changed(m->flow);
     if (status)
         *status = ok ? GFN_OK : GFN_ENONFINITE;
     return norm;

@@ -44,6 +44,7 @@ typedef struct {
     double clip_norm;       /* > 0: clip the gradient norm of each step (authors: 10) */
     int B_cap, T_max;       /* largest trajectory batch the model is used on */
     int fm;                 /* 1: room for GFN_FILL_FM (P_F at every parent of each state) */
+    int f32;                /* 1: every MLP computes in float32 (mlp.h); Adam stays double */
 } gfn_model_config;
 
 /* Segment bits (plain macros so that other bit sets may be checked against them). */
@@ -77,7 +78,10 @@ const gfn_model_config *gfn_model_get_config(const gfn_model *m);
 gfn_policy *gfn_model_pf(gfn_model *m);
 gfn_policy *gfn_model_pb(gfn_model *m);
 size_t gfn_model_n_params(const gfn_model *m);
-double *gfn_model_params(gfn_model *m);  /* (n_params) */
+double *gfn_model_params(gfn_model *m);  /* (n_params); implies gfn_model_params_changed */
+/* The parameter block was written outside gfn_model_step (float32 copies are
+ * refreshed at the next forward). */
+void gfn_model_params_changed(gfn_model *m);
 double *gfn_model_grads(gfn_model *m);   /* (n_params) */
 gfn_adam *gfn_model_adam(gfn_model *m);  /* segments pf, pb, flow, log_z; moments; steps */
 double gfn_model_log_z(const gfn_model *m);

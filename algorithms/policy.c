@@ -29,6 +29,9 @@ struct gfn_policy {
     gfn_policy_config cfg;
     int feat_dim, n_act, max_nbr;
     int cap, n;                  /* state capacity and rows of the last forward */
+    int no_flow;                 /* the last forward skipped rows with one neighbour */
+    int n_net;                   /* states of the last forward that went through the networks */
+    int *net_row;                /* (cap) network row of state i, -1 when skipped */
     gfn_mlp *net;                /* SA net, or SSR encoder */
     gfn_mlp *scorer;             /* SSR: scorer layers 2..L; NULL when it is one Linear */
     int h1;                      /* SSR: output width of the scorer's first layer */
@@ -54,6 +57,7 @@ struct gfn_policy {
 static void policy_free_ws(gfn_policy *p)
 {
     free(p->n_nbr);
+    free(p->net_row);
     free(p->nbrs);
     free(p->logp);
     free(p->logflow);
@@ -68,6 +72,7 @@ static void policy_free_ws(gfn_policy *p)
     free(p->d_enc);
     free(p->pair_row);
     p->n_nbr = NULL;
+    p->net_row = NULL;
     p->nbrs = NULL;
     p->logp = p->logflow = p->lse = p->feat = p->d_out = p->d_enc = NULL;
     p->a_s = p->d_as = p->s1 = p->d_s1 = NULL;
@@ -100,10 +105,11 @@ int gfn_policy_reserve(gfn_policy *p, int row_cap, gfn_error *err)
     size_t C = (size_t)row_cap, N = C * GFN_NBR_MAX;
     int ok = 1;
     p->n_nbr = calloc(C, sizeof(int));
+    p->net_row = calloc(C, sizeof(int));
     p->nbrs = calloc(N, sizeof(gfn_state));
     p->logp = calloc(N, sizeof(double));
     p->logflow = calloc(N, sizeof(double));
-    ok = p->n_nbr && p->nbrs && p->logp && p->logflow;
+    ok = p->n_nbr && p->net_row && p->nbrs && p->logp && p->logflow;
     if (p->cfg.kind == GFN_POLICY_SA) {
         p->lse = calloc(C, sizeof(double));
         p->amap = calloc(C * (size_t)p->n_act, 1);
@@ -234,6 +240,24 @@ void gfn_policy_bind(gfn_policy *p, double *params, double *grads)
     }
 }
 
+int gfn_policy_set_f32(gfn_policy *p, int on, gfn_error *err)
+{
+    int rc = GFN_OK;
+    if (p->net)
+        rc = gfn_mlp_set_f32(p->net, on, err);
+    if (!rc && p->scorer)
+        rc = gfn_mlp_set_f32(p->scorer, on, err);
+    return rc;
+}
+
+void gfn_policy_params_changed(gfn_policy *p)
+{
+    if (p->net)
+        gfn_mlp_params_changed(p->net);
+    if (p->scorer)
+        gfn_mlp_params_changed(p->scorer);
+}
+
 void gfn_policy_init_params(gfn_policy *p, gsl_rng *rng)
 {
     if (p->net)
@@ -249,17 +273,20 @@ void gfn_policy_init_params(gfn_policy *p, gsl_rng *rng)
         gfn_mlp_init_params(p->scorer, rng);
 }
 
-/* Neighbours of every row, and (SA) the action maps. */
+/* Neighbours of every row, which rows the networks see (all, or with no_flow
+ * those with more than one neighbour), and (SA) their action maps. */
 static void policy_neighbours(gfn_policy *p, int n, const gfn_state *states)
 {
+    int k_net = 0;
     for (int i = 0; i < n; i++) {
         gfn_state *nb = p->nbrs + (size_t)i * GFN_NBR_MAX;
         int k = p->dir == GFN_POLICY_FWD ? gfn_env_children(p->env, &states[i], nb)
                                          : gfn_env_parents(p->env, &states[i], nb);
         GFN_ASSERT_CMP(k, <=, p->max_nbr);
         p->n_nbr[i] = k;
-        if (p->cfg.kind == GFN_POLICY_SA) {
-            int8_t *am = p->amap + (size_t)i * p->n_act;
+        p->net_row[i] = p->no_flow && k == 1 ? -1 : k_net++;
+        if (p->cfg.kind == GFN_POLICY_SA && p->net_row[i] >= 0) {
+            int8_t *am = p->amap + (size_t)p->net_row[i] * p->n_act;
             if (p->dir == GFN_POLICY_FWD)
                 gfn_env_fwd_action_map(p->env, &states[i], am);
             else
@@ -268,19 +295,28 @@ static void policy_neighbours(gfn_policy *p, int n, const gfn_state *states)
         double *lp = p->logp + (size_t)i * GFN_NBR_MAX, *lf = p->logflow + (size_t)i * GFN_NBR_MAX;
         for (int j = 0; j < GFN_NBR_MAX; j++)
             lp[j] = lf[j] = -INFINITY;
+        if (p->net_row[i] < 0) {
+            lp[0] = 0.0;  /* the only neighbour: log P = 0 whatever the network says */
+            lf[0] = NAN;  /* not computed */
+        }
     }
+    p->n_net = k_net;
 }
 
 static void sa_forward(gfn_policy *p, int n, const gfn_state *states)
 {
     int A = p->n_act;
     for (int i = 0; i < n; i++)
-        gfn_env_features(p->env, &states[i], p->feat + (size_t)i * p->feat_dim);
-    const double *logits = gfn_mlp_forward(p->net, n, p->feat);
+        if (p->net_row[i] >= 0)
+            gfn_env_features(p->env, &states[i], p->feat + (size_t)p->net_row[i] * p->feat_dim);
+    const double *logits = gfn_mlp_forward(p->net, p->n_net, p->feat);
     p->out = logits;
     for (int i = 0; i < n; i++) {
-        const double *l = logits + (size_t)i * A;
-        const int8_t *am = p->amap + (size_t)i * A;
+        int r = p->net_row[i];
+        if (r < 0)
+            continue;
+        const double *l = logits + (size_t)r * A;
+        const int8_t *am = p->amap + (size_t)r * A;
         double *lf = p->logflow + (size_t)i * GFN_NBR_MAX, *lp = p->logp + (size_t)i * GFN_NBR_MAX;
         double mx = -INFINITY, gmx[GFN_NBR_MAX];
         for (int j = 0; j < p->n_nbr[i]; j++)
@@ -297,10 +333,10 @@ static void sa_forward(gfn_policy *p, int n, const gfn_state *states)
                 s += exp(l[a] - mx);
                 gs[am[a]] += exp(l[a] - gmx[am[a]]);
             }
-        p->lse[i] = mx + log(s);
+        p->lse[r] = mx + log(s);
         for (int j = 0; j < p->n_nbr[i]; j++) {
             lf[j] = gmx[j] + log(gs[j]);
-            lp[j] = lf[j] - p->lse[i];
+            lp[j] = lf[j] - p->lse[r];
         }
     }
 }
@@ -309,10 +345,13 @@ static void sa_backward(gfn_policy *p, const double *d_logp, const double *d_log
 {
     int A = p->n_act, n = p->n;
     for (int i = 0; i < n; i++) {
-        const double *l = p->out + (size_t)i * A;
-        const int8_t *am = p->amap + (size_t)i * A;
+        int r = p->net_row[i];
+        if (r < 0)
+            continue; /* log P = 0 for every theta: no gradient */
+        const double *l = p->out + (size_t)r * A;
+        const int8_t *am = p->amap + (size_t)r * A;
         const double *lf = p->logflow + (size_t)i * GFN_NBR_MAX;
-        double *dl = p->d_out + (size_t)i * A;
+        double *dl = p->d_out + (size_t)r * A;
         double gsum = 0.0, g[GFN_NBR_MAX], h[GFN_NBR_MAX];
         for (int j = 0; j < p->n_nbr[i]; j++) {
             g[j] = d_logp ? d_logp[(size_t)i * GFN_NBR_MAX + j] : 0.0;
@@ -325,38 +364,41 @@ static void sa_backward(gfn_policy *p, const double *d_logp, const double *d_log
                 dl[a] = 0.0; /* masked: no path to the logit */
                 continue;
             }
-            double q = exp(l[a] - lf[j]), pa = exp(l[a] - p->lse[i]);
+            double q = exp(l[a] - lf[j]), pa = exp(l[a] - p->lse[r]);
             dl[a] = (g[j] + h[j]) * q - pa * gsum;
         }
     }
-    gfn_mlp_backward(p->net, n, p->d_out, NULL);
+    gfn_mlp_backward(p->net, p->n_net, p->d_out, NULL);
 }
 
-/* Encoder rows: the n states, then the neighbours in pair order (i, j). */
+/* Encoder rows: the nk states that go through the networks (net_row order),
+ * then their neighbours in pair order (i, j). */
 static void ssr_forward(gfn_policy *p, int n, const gfn_state *states)
 {
-    int E = p->cfg.embed, F = p->feat_dim, h1 = p->h1, pr = 0;
+    int E = p->cfg.embed, F = p->feat_dim, h1 = p->h1, pr = 0, nk = p->n_net;
     for (int i = 0; i < n; i++) {
+        if (p->net_row[i] < 0)
+            continue;
         p->pair_row[i] = pr;
-        gfn_env_features(p->env, &states[i], p->feat + (size_t)i * F);
+        gfn_env_features(p->env, &states[i], p->feat + (size_t)p->net_row[i] * F);
         const gfn_state *nb = gfn_policy_nbrs(p, i);
         for (int j = 0; j < p->n_nbr[i]; j++)
-            gfn_env_features(p->env, &nb[j], p->feat + (size_t)(n + pr + j) * F);
+            gfn_env_features(p->env, &nb[j], p->feat + (size_t)(nk + pr + j) * F);
         pr += p->n_nbr[i];
     }
-    const double *z = gfn_mlp_forward(p->net, n + pr, p->feat);
+    const double *z = gfn_mlp_forward(p->net, nk + pr, p->feat);
     p->z = z;
     if (pr == 0)
         return;
     /* a_s = Z_s W1a^T; s1 = Z_c W1b^T; then s1[i, j] += a_s[i] + b1. */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, h1, E, 1.0, z, E, p->W1, 2 * E, 0.0,
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nk, h1, E, 1.0, z, E, p->W1, 2 * E, 0.0,
                 p->a_s, h1);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, pr, h1, E, 1.0, z + (size_t)n * E, E,
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, pr, h1, E, 1.0, z + (size_t)nk * E, E,
                 p->W1 + E, 2 * E, 0.0, p->s1, h1);
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < p->n_nbr[i]; j++) {
+        for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
             double *r = p->s1 + (size_t)(p->pair_row[i] + j) * h1;
-            const double *a = p->a_s + (size_t)i * h1;
+            const double *a = p->a_s + (size_t)p->net_row[i] * h1;
             for (int k = 0; k < h1; k++) {
                 r[k] += a[k] + p->b1[k];
                 if (p->scorer && !(r[k] > 0.0))
@@ -366,6 +408,8 @@ static void ssr_forward(gfn_policy *p, int n, const gfn_state *states)
     const double *u = p->scorer ? gfn_mlp_forward(p->scorer, pr, p->s1) : p->s1;
     p->out = u;
     for (int i = 0; i < n; i++) {
+        if (p->net_row[i] < 0)
+            continue;
         const double *ui = u + p->pair_row[i];
         double *lf = p->logflow + (size_t)i * GFN_NBR_MAX, *lp = p->logp + (size_t)i * GFN_NBR_MAX;
         double mx = -INFINITY, s = 0.0;
@@ -382,8 +426,10 @@ static void ssr_forward(gfn_policy *p, int n, const gfn_state *states)
 
 static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_logflow)
 {
-    int E = p->cfg.embed, h1 = p->h1, n = p->n, pr = 0;
+    int E = p->cfg.embed, h1 = p->h1, n = p->n, pr = 0, nk = p->n_net;
     for (int i = 0; i < n; i++) {
+        if (p->net_row[i] < 0)
+            continue; /* log P = 0 for every theta: no gradient */
         const double *lp = p->logp + (size_t)i * GFN_NBR_MAX;
         double gsum = 0.0;
         for (int j = 0; j < p->n_nbr[i]; j++)
@@ -407,11 +453,11 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
     } else {
         memcpy(p->d_s1, p->d_out, (size_t)pr * sizeof(double));
     }
-    memset(p->d_as, 0, (size_t)n * h1 * sizeof(double));
+    memset(p->d_as, 0, (size_t)nk * h1 * sizeof(double));
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < p->n_nbr[i]; j++) {
+        for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
             const double *r = p->d_s1 + (size_t)(p->pair_row[i] + j) * h1;
-            double *a = p->d_as + (size_t)i * h1;
+            double *a = p->d_as + (size_t)p->net_row[i] * h1;
             for (int k = 0; k < h1; k++) {
                 a[k] += r[k];
                 p->gb1[k] += r[k];
@@ -419,15 +465,15 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
         }
     const double *z = p->z;
     /* dW1a += D_s^T Z_s, dW1b += D_c^T Z_c; dZ_s = D_s W1a, dZ_c = D_c W1b. */
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, n, 1.0, p->d_as, h1, z, E, 1.0,
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, nk, 1.0, p->d_as, h1, z, E, 1.0,
                 p->gW1, 2 * E);
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, pr, 1.0, p->d_s1, h1,
-                z + (size_t)n * E, E, 1.0, p->gW1 + E, 2 * E);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, E, h1, 1.0, p->d_as, h1, p->W1, 2 * E,
+                z + (size_t)nk * E, E, 1.0, p->gW1 + E, 2 * E);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nk, E, h1, 1.0, p->d_as, h1, p->W1, 2 * E,
                 0.0, p->d_enc, E);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, pr, E, h1, 1.0, p->d_s1, h1, p->W1 + E,
-                2 * E, 0.0, p->d_enc + (size_t)n * E, E);
-    gfn_mlp_backward(p->net, n + pr, p->d_enc, NULL);
+                2 * E, 0.0, p->d_enc + (size_t)nk * E, E);
+    gfn_mlp_backward(p->net, nk + pr, p->d_enc, NULL);
 }
 
 static void uniform_forward(gfn_policy *p, int n)
@@ -441,11 +487,12 @@ static void uniform_forward(gfn_policy *p, int n)
     }
 }
 
-void gfn_policy_forward(gfn_policy *p, int n, const gfn_state *states)
+static void policy_forward(gfn_policy *p, int n, const gfn_state *states, int no_flow)
 {
     GFN_ASSERT_CMP(n, <=, p->cap);
     GFN_ASSERT_CMP(n, >=, 0);
     p->n = n;
+    p->no_flow = no_flow;
     policy_neighbours(p, n, states);
     switch (p->cfg.kind) {
     case GFN_POLICY_SA:
@@ -460,8 +507,19 @@ void gfn_policy_forward(gfn_policy *p, int n, const gfn_state *states)
     }
 }
 
+void gfn_policy_forward(gfn_policy *p, int n, const gfn_state *states)
+{
+    policy_forward(p, n, states, 0);
+}
+
+void gfn_policy_forward_logp(gfn_policy *p, int n, const gfn_state *states)
+{
+    policy_forward(p, n, states, 1);
+}
+
 void gfn_policy_backward(gfn_policy *p, const double *d_logp, const double *d_logflow)
 {
+    GFN_ASSERT(!(d_logflow && p->no_flow)); /* log f was not computed */
     if (p->cfg.kind == GFN_POLICY_SA)
         sa_backward(p, d_logp, d_logflow);
     else if (p->cfg.kind == GFN_POLICY_SSR)
@@ -473,7 +531,7 @@ void gfn_policy_logp_all(gfn_policy *p, int64_t n, const gfn_state *states, int 
 {
     for (int64_t s = 0; s < n; s += p->cap) {
         int m = (int)(n - s < p->cap ? n - s : p->cap);
-        gfn_policy_forward(p, m, states + s);
+        gfn_policy_forward_logp(p, m, states + s);
         memcpy(n_nbr + s, p->n_nbr, (size_t)m * sizeof(int));
         memcpy(logp + s * GFN_NBR_MAX, p->logp, (size_t)m * GFN_NBR_MAX * sizeof(double));
     }

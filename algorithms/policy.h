@@ -60,6 +60,10 @@ gfn_policy_dir gfn_policy_get_dir(const gfn_policy *p);
 size_t gfn_policy_n_params(const gfn_policy *p);
 /* params and grads are (n_params) slices; grads may be NULL (evaluation only). */
 void gfn_policy_bind(gfn_policy *p, double *params, double *grads);
+/* Float32 compute for the MLPs (SSR's first scorer layer stays double); see mlp.h. */
+int gfn_policy_set_f32(gfn_policy *p, int on, gfn_error *err);
+/* The bound parameters were written (float32 copies are refreshed at the next forward). */
+void gfn_policy_params_changed(gfn_policy *p);
 /* nn.Linear initialisation of every MLP (SA: the net; SSR: encoder then scorer). */
 void gfn_policy_init_params(gfn_policy *p, gsl_rng *rng);
 
@@ -71,6 +75,12 @@ void gfn_policy_init_params(gfn_policy *p, gsl_rng *rng);
  * with entries j >= n_nbr set to -INFINITY.  All SA/SSR network rows go through
  * each MLP in one batched call. */
 void gfn_policy_forward(gfn_policy *p, int n, const gfn_state *states);
+/* The same without log f: a state with a single neighbour has log P = 0 for
+ * every parameter value (and so a zero gradient), so its row skips the
+ * networks; logflow is NaN at such rows and not to be back-propagated.  The
+ * other rows are filled as by gfn_policy_forward (to the last bits only when
+ * BLAS picks the same kernels for the smaller batch). */
+void gfn_policy_forward_logp(gfn_policy *p, int n, const gfn_state *states);
 int gfn_policy_n_nbr(const gfn_policy *p, int i);
 const gfn_state *gfn_policy_nbrs(const gfn_policy *p, int i); /* (n_nbr) */
 const double *gfn_policy_logp(const gfn_policy *p);

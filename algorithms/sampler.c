@@ -90,7 +90,7 @@ static int advance(gfn_sampler *s, gfn_policy *p, double epsilon, gsl_rng *rng, 
     int cap = gfn_policy_row_cap(p), kept = 0;
     for (int c0 = 0; c0 < *n_active; c0 += cap) {
         int m = *n_active - c0 < cap ? *n_active - c0 : cap;
-        gfn_policy_forward(p, m, s->cur + c0);
+        gfn_policy_forward_logp(p, m, s->cur + c0);
         const double *lp = gfn_policy_logp(p);
         for (int i = 0; i < m; i++) {
             int b = s->active[c0 + i];

@@ -67,7 +67,7 @@ int gfn_exact_p_theta(const gfn_env *env, gfn_policy *pf, int chunk, double *p_t
             int m = (int)(count - r0 < chunk ? count - r0 : chunk);
             for (int i = 0; i < m; i++)
                 gfn_env_unrank(env, L, r0 + i, &states[i]);
-            gfn_policy_forward(pf, m, states);
+            gfn_policy_forward_logp(pf, m, states);
             push_chunk(env, pf, m, cur + r0, next, p_theta);
             done += m;
             if (progress)
