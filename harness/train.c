@@ -125,6 +125,10 @@ static int read_optim(gfn_params *p, const task_defaults *d, gfn_model_config *m
     GET(gfn_params_get_double(p, "clip_grad", 10.0, &mc->clip_norm, err));
     GET(gfn_params_get_double(p, "logz_init", 5.0, &mc->log_z_init, err));
     GET(gfn_params_get_bool(p, "logz_clamp", 1, &mc->log_z_clamp, err));
+    /* f32: float32 GEMMs like PyTorch's default; gradients and Adam stay double. */
+    const char *precision;
+    GET(gfn_params_get_choice(p, "precision", "f64|f32", "f64", &precision, err));
+    mc->f32 = strcmp(precision, "f32") == 0;
     return GFN_OK;
 }
 
@@ -516,6 +520,9 @@ static int build_summary(run_state *st, gfn_params *out, gfn_error *err)
     GET(gfn_params_set(out, "distinct_x_sampled", v, "", err));
     snprintf(v, sizeof v, "%.10g", st->dist.log_z);
     GET(gfn_params_set(out, "true_log_z", v, "", err));
+    /* train.h promises it and experiment specs may tabulate it (spec.c). */
+    snprintf(v, sizeof v, "%.3f", seconds_since(&st->t0));
+    GET(gfn_params_set(out, "wall_seconds", v, "", err));
     return GFN_OK;
 }
 
