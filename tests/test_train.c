@@ -251,6 +251,7 @@ static void check_summary(const gfn_params *sum)
     for (int c = 0; c < NCOL; c++)
         CU_ASSERT_PTR_NOT_NULL(gfn_params_find(sum, COLUMNS[c]));
     CU_ASSERT_PTR_NOT_NULL(gfn_params_find(sum, "rounds_to_target"));
+    CU_ASSERT_PTR_NOT_NULL(gfn_params_find(sum, "wall_seconds")); /* promised by train.h */
     free(s);
 }
 
