@@ -460,6 +460,25 @@ static int read_child(runner *r, job *j)
     return 0;
 }
 
+/* The last non-empty line of the run's log.txt (an assertion message, say), so
+ * that the failure reason says what happened without opening the file. */
+static void last_log_line(const char *dir, char *buf, size_t cap)
+{
+    char path[4200], *text = NULL;
+    buf[0] = '\0';
+    snprintf(path, sizeof path, "%s/log.txt", dir);
+    size_t len;
+    if (gfn_fs_read_all(path, &text, &len, NULL) != GFN_OK)
+        return;
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+        text[--len] = '\0';
+    char *start = text + len;
+    while (start > text && start[-1] != '\n')
+        start--;
+    snprintf(buf, cap, "%s", start);
+    free(text);
+}
+
 static void reap_job(runner *r, job *j)
 {
     close(j->fd);
@@ -473,8 +492,14 @@ static void reap_job(runner *r, job *j)
     snprintf(first, sizeof first, "%s", j->reason);
     if (WIFSIGNALED(status)) {
         j->failed = 1;
+        if (!first[0]) {
+            char last[300];
+            last_log_line(j->dir, last, sizeof last);
+            if (last[0])
+                snprintf(first, sizeof first, "last output: %s", last);
+        }
         snprintf(j->reason, sizeof j->reason, "killed by signal %d (%s)%s%.700s", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)), first[0] ? ": " : "", first);
+                 strsignal(WTERMSIG(status)), first[0] ? "; " : "", first);
     } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
         j->failed = 1;
         if (!first[0])
