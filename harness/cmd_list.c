@@ -54,7 +54,8 @@ static void list_training_keys(FILE *f)
     fprintf(f,
             "\nother training keys (experiment spec `defaults:` or a variant; `gfnbench\n"
             "train` on the command line): task, seed, rounds, lr_policy, lr_z, hidden,\n"
-            "layers, epsilon, batch, replay_batch, steps_per_batch; evaluation:\n"
+            "layers, epsilon, batch, replay_batch, steps_per_batch, precision=f64\n"
+            "(f64|f32: f32 runs the networks in float32, Adam in double); evaluation:\n"
             "exact_every, sample_every, sample_size, window.  Unknown keys are errors.\n");
 }
 

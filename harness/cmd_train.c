@@ -23,6 +23,7 @@ static void usage(FILE *f)
             "  seed=0 rounds=1000 policy=sa|ssr pb=learned|uniform replay=none|uniform|prt\n"
             "  lr_policy lr_z hidden layers epsilon batch=16 replay_batch=16 steps_per_batch\n"
             "  lambda=0.9 loss_clamp=100 clip_grad=10 logz_init=5 logz_clamp=true\n"
+            "  precision=f64|f32 (f32: float32 network arithmetic, Adam in double)\n"
             "  gtb_w gtb_backward=code|paper guide_temp guide_traj=resample|score\n"
             "  sample_every=10 sample_size=128 window=500 exact_every exact=auto|on|off\n"
             "  ad_draws=100000 ad_scope=latest|window top_k=100\n"
@@ -85,6 +86,15 @@ int gfn_cmd_train(int argc, char **argv)
         for (int i = 0; i < summary.n; i++)
             printf("%s: %s\n", summary.items[i].key, summary.items[i].val);
         printf("peak_rss_mb: %.1f\n", (double)gfn_train_peak_rss_kb() / 1024.0);
+        /* Speed, outside summary.txt (machine-dependent): make bench parses these. */
+        gfn_train_timing t;
+        gfn_train_last_timing(&t);
+        printf("train_seconds: %.3f\ntrain_cpu_seconds: %.3f\n", t.loop_wall, t.loop_cpu);
+        printf("rounds_per_s: %.2f\nrounds_per_cpu_s: %.2f\n",
+               t.loop_wall > 0 ? (double)t.rounds / t.loop_wall : NAN,
+               t.loop_cpu > 0 ? (double)t.rounds / t.loop_cpu : NAN);
+        if (t.exact_states > 0)
+            printf("exact_seconds: %.3f\nexact_cpu_seconds: %.3f\n", t.exact_wall, t.exact_cpu);
     }
     gfn_params_close(&cfg);
     gfn_params_close(&summary);

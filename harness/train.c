@@ -295,6 +295,16 @@ typedef struct {
     struct timespec t0;
 } run_state;
 
+/* Timing of the last gfn_train_run of this thread (gfn_train_last_timing). */
+static _Thread_local gfn_train_timing last_timing;
+
+static double cpu_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static double seconds_since(const struct timespec *t0)
 {
     struct timespec t;
@@ -357,8 +367,14 @@ static int eval_sampled(run_state *st, long round, gfn_error *err)
 static int eval_exact(run_state *st, gfn_error *err)
 {
     double mass;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double c0 = cpu_seconds();
+    last_timing.exact_states = gfn_env_state_count(st->env);
     GET(gfn_exact_p_theta(st->env, gfn_trainer_pf(st->trainer), 0, st->p_theta, &mass, NULL, NULL,
                           err));
+    last_timing.exact_wall += seconds_since(&t0);
+    last_timing.exact_cpu += cpu_seconds() - c0;
     if (fabs(mass - 1.0) > 1e-9)
         return gfn_error_set(err, GFN_ENONFINITE,
                              "exact evaluation: p_theta sums to %.17g, not 1 (a bug)", mass);
@@ -483,6 +499,9 @@ static int train_loop(run_state *st, gfn_progress_fn progress, void *ctx, gfn_er
     long every = st->s.progress_every > 0 ? st->s.progress_every
                                           : (st->s.rounds / 200 > 1 ? st->s.rounds / 200 : 1);
     long save_every = st->s.rounds / 10 > 1000 ? st->s.rounds / 10 : 1000;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double c0 = cpu_seconds();
     GET(evaluate(st, 0, st->s.rounds == 0, err));
     for (long r = 1; r <= st->s.rounds; r++) {
         GET(gfn_trainer_round(st->trainer, err));
@@ -496,6 +515,10 @@ static int train_loop(run_state *st, gfn_progress_fn progress, void *ctx, gfn_er
     }
     if (st->s.rounds % every != 0)
         report_progress(st, st->s.rounds, progress, ctx);
+    /* Exact evaluation is timed apart: the loop figures are training + sampled metrics. */
+    last_timing.rounds = st->s.rounds;
+    last_timing.loop_wall = seconds_since(&t0) - last_timing.exact_wall;
+    last_timing.loop_cpu = cpu_seconds() - c0 - last_timing.exact_cpu;
     return GFN_OK;
 }
 
@@ -578,6 +601,7 @@ int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress
     memset(&st, 0, sizeof st);
     gfn_strbuf_init(&st.metrics);
     st.run_dir = run_dir;
+    memset(&last_timing, 0, sizeof last_timing);
     clock_gettime(CLOCK_MONOTONIC, &st.t0);
     gfn_params local;
     gfn_params_init(&local);
@@ -602,6 +626,8 @@ int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress
     gfn_params_close(&local);
     return rc;
 }
+
+void gfn_train_last_timing(gfn_train_timing *t) { *t = last_timing; }
 
 long gfn_train_peak_rss_kb(void)
 {

@@ -22,6 +22,8 @@
 #ifndef GFN_TRAIN_H
 #define GFN_TRAIN_H
 
+#include <stdint.h>
+
 #include "params.h"
 #include "status.h"
 
@@ -36,6 +38,18 @@ int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress
  * objective) without training or writing anything; `gfnbench run` calls it for
  * every run of an experiment before the first one starts. */
 int gfn_train_validate(gfn_params *cfg, gfn_error *err);
+
+/* Timing of the last gfn_train_run in this thread: the round loop (training and
+ * the sampled evaluations, without exact evaluation) and the exact evaluations
+ * (all of them; exact_states is the state count of one DP), wall and thread CPU
+ * seconds.  `gfnbench train` prints them; make bench reads them. */
+typedef struct {
+    long rounds;
+    double loop_wall, loop_cpu;
+    double exact_wall, exact_cpu;
+    int64_t exact_states;
+} gfn_train_timing;
+void gfn_train_last_timing(gfn_train_timing *t);
 
 /* Peak resident memory of this process so far, in KiB (-1 if unknown). */
 long gfn_train_peak_rss_kb(void);
