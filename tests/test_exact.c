@@ -389,6 +389,38 @@ static void test_uniform_chunks(void)
     gfn_env_free(env);
 }
 
+/* The progress callback sees increasing fractions that end at exactly 1. */
+typedef struct {
+    int calls, bad;
+    double last;
+} progress_log;
+
+static void on_progress(void *ctx, double frac)
+{
+    progress_log *l = ctx;
+    l->bad += !(frac > l->last && frac <= 1.0);
+    l->last = frac;
+    l->calls++;
+}
+
+static void test_progress(void)
+{
+    gfn_env *env = open_task("synth", "mdp=pa", "alphabet=3", "n=4");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    gfn_policy *pf = uniform_pf(env, 10);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
+    double *p = malloc((size_t)gfn_env_terminal_count(env) * sizeof(double));
+    progress_log l = {0, 0, 0.0};
+    gfn_error err;
+    CU_ASSERT_EQUAL(gfn_exact_p_theta(env, pf, 10, p, NULL, on_progress, &l, &err), GFN_OK);
+    CU_ASSERT(l.calls >= 5); /* 121 states in chunks of at most 10 */
+    CU_ASSERT_EQUAL(l.bad, 0);
+    CU_ASSERT_EQUAL(l.last, 1.0);
+    free(p);
+    gfn_policy_free(pf);
+    gfn_env_free(env);
+}
+
 extern void gfn_test_suite_exact(void); /* called by tests/test_main.c */
 void gfn_test_suite_exact(void)
 {
@@ -401,4 +433,5 @@ void gfn_test_suite_exact(void)
     CU_add_test(s, "trained SSR on pa: brute force, samples, chunks", test_ssr_pa);
     CU_add_test(s, "trained SA on hypergrid: brute force, samples, chunks", test_sa_grid);
     CU_add_test(s, "trained SSR on hypergrid: brute force, samples, chunks", test_ssr_grid);
+    CU_add_test(s, "progress reaches 1", test_progress);
 }
