@@ -286,3 +286,31 @@ void gfn_env_free(gfn_env *env)
     free(env->modes);
     free(env);
 }
+
+int gfn__env_dominated(const gfn_env *env, const gfn_state *c, const gfn_state *x)
+{
+    for (int i = 0; i < env->A; i++)
+        if (c->v[i] > x->v[i])
+            return 0;
+    return 1;
+}
+
+void gfn__env_for_each_dominated(const gfn_env *env, const gfn_state *x,
+                                 void (*fn)(const gfn_state *c, void *ctx), void *ctx)
+{
+    gfn_state c;
+    memset(&c, 0, sizeof c);
+    for (;;) {
+        fn(&c, ctx);
+        int i = 0;
+        while (i < env->A && c.v[i] == x->v[i]) {
+            c.level = (uint16_t)(c.level - c.v[i]);
+            c.v[i] = 0;
+            i++;
+        }
+        if (i == env->A)
+            return;
+        c.v[i]++;
+        c.level++;
+    }
+}

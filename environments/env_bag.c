@@ -97,35 +97,6 @@ static void bag_features(const gfn_env *env, const gfn_state *s, double *out)
     out[env->A + 1] = mx >= env->big ? 1.0 : 0.0;
 }
 
-static int bag_reachable(const gfn_env *env, const gfn_state *c, const gfn_state *x)
-{
-    for (int i = 0; i < env->A; i++)
-        if (c->v[i] > x->v[i])
-            return 0;
-    return 1;
-}
-
-/* Every sub-multiset of x: an odometer over 0..x_c for each letter. */
-static void bag_for_each_ancestor(const gfn_env *env, const gfn_state *x,
-                                  void (*fn)(const gfn_state *c, void *ctx), void *ctx)
-{
-    gfn_state c;
-    memset(&c, 0, sizeof c);
-    for (;;) {
-        fn(&c, ctx);
-        int i = 0;
-        while (i < env->A && c.v[i] == x->v[i]) {
-            c.level = (uint16_t)(c.level - c.v[i]);
-            c.v[i] = 0;
-            i++;
-        }
-        if (i == env->A)
-            return;
-        c.v[i]++;
-        c.level++;
-    }
-}
-
 /* n - common letters, with common = sum_c min(x_c, y_c). */
 static double bag_distance(const gfn_env *env, const gfn_state *x, const gfn_state *y)
 {
@@ -148,8 +119,8 @@ static void bag_format(const gfn_env *env, const gfn_state *s, char *buf, int ca
 
 static const gfn__env_ops BAG_OPS = {
     "bag", bag_rank, bag_rank, bag_unrank, bag_unrank_terminal, bag_children, bag_parents,
-    bag_fwd_action_map, bag_bwd_action_map, bag_features, bag_reachable,
-    bag_for_each_ancestor, bag_distance, bag_format,
+    bag_fwd_action_map, bag_bwd_action_map, bag_features, gfn__env_dominated,
+    gfn__env_for_each_dominated, bag_distance, bag_format,
 };
 
 gfn_env *gfn_env_bag_alloc(const char *name, int A, int n, int big, const char *letters,

@@ -102,35 +102,6 @@ static void grid_features(const gfn_env *env, const gfn_state *s, double *out)
         out[i * env->n + s->v[i]] = 1.0;
 }
 
-static int grid_reachable(const gfn_env *env, const gfn_state *c, const gfn_state *x)
-{
-    for (int i = 0; i < env->A; i++)
-        if (c->v[i] > x->v[i])
-            return 0;
-    return 1;
-}
-
-/* Every point c <= x: an odometer over 0..x_i for each coordinate. */
-static void grid_for_each_ancestor(const gfn_env *env, const gfn_state *x,
-                                   void (*fn)(const gfn_state *c, void *ctx), void *ctx)
-{
-    gfn_state c;
-    memset(&c, 0, sizeof c);
-    for (;;) {
-        fn(&c, ctx);
-        int i = 0;
-        while (i < env->A && c.v[i] == x->v[i]) {
-            c.level = (uint16_t)(c.level - c.v[i]);
-            c.v[i] = 0;
-            i++;
-        }
-        if (i == env->A)
-            return;
-        c.v[i]++;
-        c.level++;
-    }
-}
-
 static double grid_distance(const gfn_env *env, const gfn_state *x, const gfn_state *y)
 {
     int d = 0;
@@ -150,8 +121,8 @@ static void grid_format(const gfn_env *env, const gfn_state *s, char *buf, int c
 
 static const gfn__env_ops GRID_OPS = {
     "grid", grid_rank, grid_rank_terminal, grid_unrank, grid_unrank_terminal, grid_children,
-    grid_parents, grid_fwd_action_map, grid_bwd_action_map, grid_features, grid_reachable,
-    grid_for_each_ancestor, grid_distance, grid_format,
+    grid_parents, grid_fwd_action_map, grid_bwd_action_map, grid_features, gfn__env_dominated,
+    gfn__env_for_each_dominated, grid_distance, grid_format,
 };
 
 gfn_env *gfn_env_grid_alloc(const char *name, int D, int H, gfn_error *err)

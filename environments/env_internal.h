@@ -71,4 +71,11 @@ int64_t gfn__comp_count(const gfn_env *env, int d, int s);
 int64_t gfn__comp_rank(const gfn_env *env, const uint8_t *v, int D, int sum);
 void gfn__comp_unrank(const gfn_env *env, int64_t rank, int D, int sum, uint8_t *v);
 
+/* Bags and grid points are both count vectors v[0..A-1] ordered by domination:
+ * x is reachable from c when c <= x entry-wise, and the ancestors of x are every
+ * c <= x (an odometer over 0..x_i for each entry, level = sum). */
+int gfn__env_dominated(const gfn_env *env, const gfn_state *c, const gfn_state *x);
+void gfn__env_for_each_dominated(const gfn_env *env, const gfn_state *x,
+                                 void (*fn)(const gfn_state *c, void *ctx), void *ctx);
+
 #endif

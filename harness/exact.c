@@ -1,6 +1,8 @@
 /* exact.c - forward dynamic programming for p_theta over all terminals.  See exact.h. */
 #include "exact.h"
 
+#include "ksum.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,16 +82,15 @@ int gfn_exact_p_theta(const gfn_env *env, gfn_policy *pf, int chunk, double *p_t
     free(cur);
     free(next);
     free(states);
-    double mass = 0, c = 0; /* Neumaier sum */
+    gfn_ksum mass = {0, 0};
     for (int64_t x = 0; x < X; x++) {
-        double v = p_theta[x], t = mass + v;
+        double v = p_theta[x];
         if (!isfinite(v))
             return gfn_error_set(err, GFN_ENONFINITE, "exact evaluation: p_theta of terminal %lld is %g",
                                  (long long)x, v);
-        c += fabs(mass) >= fabs(v) ? (mass - t) + v : (v - t) + mass;
-        mass = t;
+        gfn_ksum_add(&mass, v);
     }
     if (total_mass)
-        *total_mass = mass + c;
+        *total_mass = gfn_ksum_get(&mass);
     return GFN_OK;
 }

@@ -29,25 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Neumaier's compensated sum: add with sum_add, read with sum_get. */
-typedef struct {
-    double s, c;
-} csum;
+#include "ksum.h"
 
-static void sum_add(csum *a, double x)
-{
-    double t = a->s + x;
-    if (fabs(a->s) >= fabs(x))
-        a->c += (a->s - t) + x;
-    else
-        a->c += (x - t) + a->s;
-    a->s = t;
-}
-
-static double sum_get(const csum *a)
-{
-    return a->s + a->c;
-}
 
 /* log(a / b) for a, b > 0, accurate when a is near b and safe when a / b over- or
  * underflows. */
@@ -77,18 +60,18 @@ static int check_inputs(const double *p, const double *reward, size_t n, gfn_err
     int st = check_reward(reward, n, err);
     if (st)
         return st;
-    csum total = {0, 0};
+    gfn_ksum total = {0, 0};
     for (size_t x = 0; x < n; x++) {
         if (!(p[x] >= 0) || !isfinite(p[x]))
             return gfn_error_set(err, GFN_EVALUE,
                                  "p_theta of terminal %zu is %.17g: expected a finite value >= 0",
                                  x, p[x]);
-        sum_add(&total, p[x]);
+        gfn_ksum_add(&total, p[x]);
     }
-    if (fabs(sum_get(&total) - 1) > 1e-6)
+    if (fabs(gfn_ksum_get(&total) - 1) > 1e-6)
         return gfn_error_set(err, GFN_EVALUE,
                              "p_theta sums to %.17g over %zu terminals: expected 1 within 1e-6",
-                             sum_get(&total), n);
+                             gfn_ksum_get(&total), n);
     return GFN_OK;
 }
 
@@ -96,30 +79,30 @@ static int check_inputs(const double *p, const double *reward, size_t n, gfn_err
 static void divergences(const double *p, const double *reward, size_t n, double Z,
                         gfn_exact_metrics *out)
 {
-    csum mean = {0, 0}, tmean = {0, 0}, tv = {0, 0}, kl_ql = {0, 0}, kl_pq = {0, 0};
-    csum js = {0, 0};
+    gfn_ksum mean = {0, 0}, tmean = {0, 0}, tv = {0, 0}, kl_ql = {0, 0}, kl_pq = {0, 0};
+    gfn_ksum js = {0, 0};
     int missing = 0;
     for (size_t x = 0; x < n; x++) {
         double q = reward[x] / Z, px = p[x], m = 0.5 * (px + q);
-        sum_add(&mean, px * reward[x]);
-        sum_add(&tmean, reward[x] * q);
-        sum_add(&tv, fabs(px - q));
+        gfn_ksum_add(&mean, px * reward[x]);
+        gfn_ksum_add(&tmean, reward[x] * q);
+        gfn_ksum_add(&tv, fabs(px - q));
         if (px > 0) {
-            sum_add(&kl_ql, q * log_ratio(q, px));
-            sum_add(&kl_pq, px * log_ratio(px, q));
-            sum_add(&js, 0.5 * px * log_ratio(px, m));
+            gfn_ksum_add(&kl_ql, q * log_ratio(q, px));
+            gfn_ksum_add(&kl_pq, px * log_ratio(px, q));
+            gfn_ksum_add(&js, 0.5 * px * log_ratio(px, m));
         } else {
             missing = 1;
         }
-        sum_add(&js, 0.5 * q * log_ratio(q, m));
+        gfn_ksum_add(&js, 0.5 * q * log_ratio(q, m));
     }
-    out->mean_reward = sum_get(&mean);
-    out->target_mean_reward = sum_get(&tmean);
+    out->mean_reward = gfn_ksum_get(&mean);
+    out->target_mean_reward = gfn_ksum_get(&tmean);
     out->mean_reward_pct = 100 * out->mean_reward / out->target_mean_reward;
-    out->tv = 0.5 * sum_get(&tv);
-    out->kl_target_learned = missing ? INFINITY : sum_get(&kl_ql);
-    out->kl_learned_target = sum_get(&kl_pq);
-    out->jsd = sum_get(&js);
+    out->tv = 0.5 * gfn_ksum_get(&tv);
+    out->kl_target_learned = missing ? INFINITY : gfn_ksum_get(&kl_ql);
+    out->kl_learned_target = gfn_ksum_get(&kl_pq);
+    out->jsd = gfn_ksum_get(&js);
 }
 
 /* Pearson, Spearman and slope of log p against log R; lx, ly are (n) and
@@ -151,31 +134,31 @@ static double ad_distance(const double *p, const double *reward, size_t n, doubl
     size_t D = 0;
     for (size_t i = 0; i < n;) {
         double z = reward[perm[i]];
-        csum q = {0, 0}, d = {0, 0};
+        gfn_ksum q = {0, 0}, d = {0, 0};
         for (; i < n && reward[perm[i]] == z; i++) {
             double qx = reward[perm[i]] / Z;
-            sum_add(&q, qx);
-            sum_add(&d, p[perm[i]] - qx);
+            gfn_ksum_add(&q, qx);
+            gfn_ksum_add(&d, p[perm[i]] - qx);
         }
-        qj[D] = sum_get(&q);
-        dj[D] = sum_get(&d);
+        qj[D] = gfn_ksum_get(&q);
+        dj[D] = gfn_ksum_get(&d);
         D++;
     }
-    csum above = {0, 0};
+    gfn_ksum above = {0, 0};
     for (size_t j = D; j-- > 0;) {
-        gq[j] = sum_get(&above) + 0.5 * qj[j];
-        sum_add(&above, qj[j]);
+        gq[j] = gfn_ksum_get(&above) + 0.5 * qj[j];
+        gfn_ksum_add(&above, qj[j]);
     }
-    csum below = {0, 0}, diff = {0, 0}, total = {0, 0};
+    gfn_ksum below = {0, 0}, diff = {0, 0}, total = {0, 0};
     for (size_t j = 0; j < D; j++) {
-        double Fq = sum_get(&below) + 0.5 * qj[j];
-        double dF = sum_get(&diff) + 0.5 * dj[j];
+        double Fq = gfn_ksum_get(&below) + 0.5 * qj[j];
+        double dF = gfn_ksum_get(&diff) + 0.5 * dj[j];
         GFN_ASSERT_CMP(Fq * gq[j], >, 0);
-        sum_add(&total, qj[j] * dF * dF / (Fq * gq[j]));
-        sum_add(&below, qj[j]);
-        sum_add(&diff, dj[j]);
+        gfn_ksum_add(&total, qj[j] * dF * dF / (Fq * gq[j]));
+        gfn_ksum_add(&below, qj[j]);
+        gfn_ksum_add(&diff, dj[j]);
     }
-    return sum_get(&total);
+    return gfn_ksum_get(&total);
 }
 
 int gfn_metrics_exact(const double *p_theta, const double *reward, size_t n,
@@ -193,10 +176,10 @@ int gfn_metrics_exact(const double *p_theta, const double *reward, size_t n,
         free(perm);
         return gfn_error_set(err, GFN_ENOMEM, "exact metrics: no memory for %zu terminals", n);
     }
-    csum z = {0, 0};
+    gfn_ksum z = {0, 0};
     for (size_t x = 0; x < n; x++)
-        sum_add(&z, reward[x]);
-    double Z = sum_get(&z);
+        gfn_ksum_add(&z, reward[x]);
+    double Z = gfn_ksum_get(&z);
     memset(out, 0, sizeof *out);
     divergences(p_theta, reward, n, Z, out);
     correlations(p_theta, reward, n, block, block + n, block + 2 * n, out);
@@ -221,14 +204,14 @@ int gfn_reward_dist_init(gfn_reward_dist *d, const double *reward, size_t n, gfn
         return gfn_error_set(err, GFN_ENOMEM, "reward distribution: no memory for %zu rewards", n);
     memcpy(sorted, reward, n * sizeof *sorted);
     gsl_sort(sorted, 1, n);
-    csum z = {0, 0};
+    gfn_ksum z = {0, 0};
     size_t D = 0;
     for (size_t i = 0; i < n; i++) {
-        sum_add(&z, sorted[i]);
+        gfn_ksum_add(&z, sorted[i]);
         if (i == 0 || sorted[i] != sorted[i - 1])
             D++;
     }
-    double Z = sum_get(&z);
+    double Z = gfn_ksum_get(&z);
     d->value = malloc(D * sizeof *d->value);
     d->mass = malloc(D * sizeof *d->mass);
     if (!d->value || !d->mass) {
@@ -236,7 +219,7 @@ int gfn_reward_dist_init(gfn_reward_dist *d, const double *reward, size_t n, gfn
         gfn_reward_dist_close(d);
         return gfn_error_set(err, GFN_ENOMEM, "reward distribution: no memory for %zu values", D);
     }
-    csum mean = {0, 0};
+    gfn_ksum mean = {0, 0};
     size_t j = 0;
     for (size_t i = 0; i < n;) {
         size_t start = i;
@@ -246,13 +229,13 @@ int gfn_reward_dist_init(gfn_reward_dist *d, const double *reward, size_t n, gfn
         /* count * value / Z is exact up to one rounding per factor, unlike a sum
          * of many equal terms. */
         d->mass[j] = (double)(i - start) * sorted[start] / Z;
-        sum_add(&mean, d->value[j] * d->mass[j]);
+        gfn_ksum_add(&mean, d->value[j] * d->mass[j]);
         j++;
     }
     free(sorted);
     d->n = D;
     d->n_terminals = n;
-    d->mean = sum_get(&mean);
+    d->mean = gfn_ksum_get(&mean);
     d->log_z = log(Z);
     d->table = gsl_ran_discrete_preproc(D, d->mass);
     if (!d->table) {

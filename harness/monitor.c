@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ksum.h"
+
 typedef struct {
     long round;
     size_t start, count; /* into rew */
@@ -57,21 +59,6 @@ struct gfn_monitor {
     int top_n;
     uint64_t seq;
 };
-
-/* Neumaier's compensated sum. */
-typedef struct {
-    double s, c;
-} csum;
-
-static void sum_add(csum *a, double x)
-{
-    double t = a->s + x;
-    if (fabs(a->s) >= fabs(x))
-        a->c += (a->s - t) + x;
-    else
-        a->c += (x - t) + a->s;
-    a->s = t;
-}
 
 /* Grows *p (of element size sz, capacity *cap) to hold at least need elements,
  * doubling, so that repeated growth is amortised O(1). */
@@ -181,32 +168,32 @@ int gfn_monitor_add_samples(gfn_monitor *m, long round, const double *reward, si
         return gfn_error_set(err, GFN_EVALUE,
                              "monitor: samples of round %ld after round %ld: rounds must not "
                              "decrease", round, m->last_round);
-    csum s = {0, 0};
+    gfn_ksum s = {0, 0};
     for (size_t i = 0; i < B; i++) {
         if (!isfinite(reward[i]))
             return gfn_error_set(err, GFN_ENONFINITE,
                                  "monitor: reward %zu of the samples at round %ld is %g", i,
                                  round, reward[i]);
-        sum_add(&s, reward[i]);
+        gfn_ksum_add(&s, reward[i]);
     }
     if (grow((void **)&m->batches, &m->bcap, m->nb + 1, sizeof *m->batches) ||
         grow((void **)&m->rew, &m->rew_cap, m->rew_len + B, sizeof *m->rew))
         return gfn_error_set(err, GFN_ENOMEM, "monitor: no memory for %zu samples",
                              m->rew_len + B);
     memcpy(m->rew + m->rew_len, reward, B * sizeof *reward);
-    m->batches[m->nb++] = (batch){round, m->rew_len, B, s.s + s.c};
+    m->batches[m->nb++] = (batch){round, m->rew_len, B, gfn_ksum_get(&s)};
     m->rew_len += B;
     m->last_round = round;
     window_drop(m, round);
 
-    csum total = {0, 0};
+    gfn_ksum total = {0, 0};
     size_t count = 0;
     for (size_t b = m->b0; b < m->nb; b++) {
-        sum_add(&total, m->batches[b].sum);
+        gfn_ksum_add(&total, m->batches[b].sum);
         count += m->batches[b].count;
     }
     int early = m->cfg.full_window && round < m->cfg.window_rounds - 1;
-    m->window_mean = early ? NAN : (total.s + total.c) / (double)count;
+    m->window_mean = early ? NAN : gfn_ksum_get(&total) / (double)count;
     if (m->rounds_to_target < 0 && m->window_mean >= m->target_mean)
         m->rounds_to_target = round;
     return GFN_OK;
@@ -354,17 +341,17 @@ size_t gfn_monitor_top(const gfn_monitor *m, gfn_monitor_dist_fn dist, void *ctx
                        double *mean_reward, double *mean_dist)
 {
     size_t n = (size_t)m->top_n;
-    csum r = {0, 0}, d = {0, 0};
+    gfn_ksum r = {0, 0}, d = {0, 0};
     for (size_t i = 0; i < n; i++)
-        sum_add(&r, m->top[i].r);
-    *mean_reward = n ? (r.s + r.c) / (double)n : NAN;
+        gfn_ksum_add(&r, m->top[i].r);
+    *mean_reward = n ? gfn_ksum_get(&r) / (double)n : NAN;
     if (!dist || n < 2) {
         *mean_dist = NAN;
         return n;
     }
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
-            sum_add(&d, dist(ctx, m->top[i].x, m->top[j].x));
-    *mean_dist = (d.s + d.c) / ((double)n * (double)(n - 1) / 2);
+            gfn_ksum_add(&d, dist(ctx, m->top[i].x, m->top[j].x));
+    *mean_dist = gfn_ksum_get(&d) / ((double)n * (double)(n - 1) / 2);
     return n;
 }

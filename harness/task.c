@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ksum.h"
+
 #include "task.h"
 #include "task_internal.h"
 
@@ -96,39 +98,24 @@ void gfn_task_list(FILE *f)
                 TASKS[i].keys);
 }
 
-/* Neumaier's variant of Kahan summation: also correct when a term exceeds the sum. */
-typedef struct {
-    double s, c;
-} ksum;
-
-static void ksum_add(ksum *k, double x)
-{
-    double t = k->s + x;
-    if (fabs(k->s) >= fabs(x))
-        k->c += (k->s - t) + x;
-    else
-        k->c += (x - t) + k->s;
-    k->s = t;
-}
-
 void gfn_task_stats_compute(const gfn_env *env, gfn_task_stats *st)
 {
     const double *R = gfn_env_rewards(env);
     int64_t N = gfn_env_terminal_count(env);
     GFN_ASSERT(R != NULL);
-    ksum z = {0, 0}, z2 = {0, 0};
+    gfn_ksum z = {0, 0}, z2 = {0, 0};
     double mx = -INFINITY;
     for (int64_t i = 0; i < N; i++) {
-        ksum_add(&z, R[i]);
-        ksum_add(&z2, R[i] * R[i]);
+        gfn_ksum_add(&z, R[i]);
+        gfn_ksum_add(&z2, R[i] * R[i]);
         if (R[i] > mx)
             mx = R[i];
     }
     st->terminals = N;
     st->states = gfn_env_state_count(env);
-    st->z = z.s + z.c;
+    st->z = gfn_ksum_get(&z);
     st->log_z = log(st->z);
-    st->mean_reward = (z2.s + z2.c) / st->z;
+    st->mean_reward = gfn_ksum_get(&z2) / st->z;
     st->max_reward = mx;
     st->uniform_mean_reward = st->z / (double)N;
     st->modes = gfn_env_mode_count(env);
@@ -165,18 +152,18 @@ int gfn_task_reward_distribution(const gfn_env *env, double **values, double **m
     /* Compress the sorted copy in place: v[j] becomes the j-th distinct value
      * (j <= i, so nothing unread is overwritten) and m[j] its mass. */
     int64_t j = -1;
-    ksum acc = {0, 0};
+    gfn_ksum acc = {0, 0};
     for (int64_t i = 0; i < N; i++) {
         double r = v[i];
         if (j < 0 || r != v[j]) {
             if (j >= 0)
-                m[j] = (acc.s + acc.c) / st.z;
+                m[j] = gfn_ksum_get(&acc) / st.z;
             v[++j] = r;
             acc.s = acc.c = 0;
         }
-        ksum_add(&acc, r);
+        gfn_ksum_add(&acc, r);
     }
-    m[j] = (acc.s + acc.c) / st.z;
+    m[j] = gfn_ksum_get(&acc) / st.z;
     double *val = realloc(v, sizeof *v * (size_t)d);
     if (!val)
         val = v; /* shrinking failed: keep the larger block */
