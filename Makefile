@@ -58,6 +58,12 @@ $(BUILD)/bench_gbtree: $(BUILD)/bench/bench_gbtree.o $(BUILD)/libgfn.a
 $(BUILD)/bench_nn: $(BUILD)/bench/bench_nn.o $(BUILD)/libgfn.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/bench_exact: $(BUILD)/bench/bench_exact.o $(BUILD)/libgfn.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/check_torch: $(BUILD)/bench/check_torch.o $(BUILD)/libgfn.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Every tests/*.c defines `void gfn_test_suite_NAME(void)`; the runner calls them all.
 $(BUILD)/tests/suites.gen.h: $(TEST_SRC) | $(DEPS_OK)
 	@mkdir -p $(dir $@)

@@ -15,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 int gfn_adam_init(gfn_adam *opt, size_t n, gfn_error *err)
 {
@@ -60,65 +57,112 @@ int gfn_adam_add_segment(gfn_adam *opt, const char *name, size_t offset, size_t 
     return opt->n_seg++;
 }
 
+/* Four partial sums: the additions pipeline instead of waiting on one chain. */
 double gfn_adam_grad_norm(const gfn_adam *opt, const double *grads, unsigned seg_mask)
 {
-    double ss = 0.0;
+    double ss[4] = {0.0, 0.0, 0.0, 0.0};
     for (int i = 0; i < opt->n_seg; i++) {
         if (!(seg_mask & (1u << i)))
             continue;
         const double *g = grads + opt->seg[i].offset;
-        for (size_t j = 0; j < opt->seg[i].count; j++)
-            ss += g[j] * g[j];
+        size_t n = opt->seg[i].count, j = 0;
+        for (; j + 4 <= n; j += 4)
+            for (int k = 0; k < 4; k++)
+                ss[k] += g[j + k] * g[j + k];
+        for (; j < n; j++)
+            ss[0] += g[j] * g[j];
     }
-    return sqrt(ss);
+    return sqrt((ss[0] + ss[1]) + (ss[2] + ss[3]));
 }
 
-/* One fused pass per segment (clip scale, moments, update, bound): the
- * operations and their order are exactly those of the scalar formula above, so
- * the SSE2 lanes give the same bits as the scalar tail. */
-static void adam_segment_step(gfn_adam *opt, gfn_adam_segment *s, double *params, double *grads,
-                              double coef)
+/* The constants of one segment's step. */
+typedef struct {
+    double b1, b2, c1, c2, bias2_sqrt, eps, neg_step, lower, coef;
+} adam_k;
+
+/* Elements [j, n) in plain C, exactly the formula in the file header.  Returns
+ * the sum of p * 0 over the updated p: 0, or NaN when one is not finite. */
+static double adam_tail(const adam_k *k, size_t j, size_t n, double *p, double *m, double *v,
+                        double *g)
+{
+    double fin = 0.0;
+    for (; j < n; j++) {
+        if (k->coef < 1.0)
+            g[j] *= k->coef;
+        m[j] = m[j] * k->b1 + k->c1 * g[j];
+        v[j] = v[j] * k->b2 + k->c2 * g[j] * g[j];
+        double denom = sqrt(v[j]) / k->bias2_sqrt + k->eps;
+        p[j] = p[j] + k->neg_step * (m[j] / denom);
+        if (p[j] < k->lower)
+            p[j] = k->lower;
+        fin += p[j] * 0.0;
+    }
+    return fin;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define GFN_ADAM_AVX 1
+/* Four lanes with AVX: the same IEEE operations in the same order (no FMA, which
+ * would round differently), so the same bits as adam_tail. */
+__attribute__((target("avx"))) static double adam_avx(const adam_k *k, size_t n, double *p,
+                                                      double *m, double *v, double *g)
+{
+    const __m256d vb1 = _mm256_set1_pd(k->b1), vb2 = _mm256_set1_pd(k->b2),
+                  vc1 = _mm256_set1_pd(k->c1), vc2 = _mm256_set1_pd(k->c2),
+                  vbs = _mm256_set1_pd(k->bias2_sqrt), veps = _mm256_set1_pd(k->eps),
+                  vst = _mm256_set1_pd(k->neg_step), vlo = _mm256_set1_pd(k->lower),
+                  vco = _mm256_set1_pd(k->coef), zero = _mm256_setzero_pd();
+    __m256d fin = zero;
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        __m256d gj = _mm256_loadu_pd(g + j);
+        if (k->coef < 1.0) {
+            gj = _mm256_mul_pd(gj, vco);
+            _mm256_storeu_pd(g + j, gj);
+        }
+        __m256d mj = _mm256_add_pd(_mm256_mul_pd(_mm256_loadu_pd(m + j), vb1), _mm256_mul_pd(vc1, gj));
+        __m256d vj = _mm256_add_pd(_mm256_mul_pd(_mm256_loadu_pd(v + j), vb2),
+                                   _mm256_mul_pd(_mm256_mul_pd(vc2, gj), gj));
+        __m256d denom = _mm256_add_pd(_mm256_div_pd(_mm256_sqrt_pd(vj), vbs), veps);
+        __m256d pj = _mm256_add_pd(_mm256_loadu_pd(p + j), _mm256_mul_pd(vst, _mm256_div_pd(mj, denom)));
+        pj = _mm256_blendv_pd(pj, vlo, _mm256_cmp_pd(pj, vlo, _CMP_LT_OQ)); /* p < lower: lower */
+        fin = _mm256_add_pd(fin, _mm256_mul_pd(pj, zero));
+        _mm256_storeu_pd(m + j, mj);
+        _mm256_storeu_pd(v + j, vj);
+        _mm256_storeu_pd(p + j, pj);
+    }
+    double f[4];
+    _mm256_storeu_pd(f, fin);
+    return f[0] + f[1] + f[2] + f[3] + adam_tail(k, j, n, p, m, v, g);
+}
+#endif
+
+/* One fused pass per segment (clip scale, moments, update, bound, finiteness). */
+static double adam_segment_step(gfn_adam *opt, gfn_adam_segment *s, double *params, double *grads,
+                                double coef)
 {
     s->step++;
-    const double b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps, lower = s->lower;
-    const double bias1 = 1.0 - pow(b1, (double)s->step);
-    const double bias2_sqrt = sqrt(1.0 - pow(b2, (double)s->step));
-    const double neg_step = -(s->lr / bias1), c1 = 1.0 - b1, c2 = 1.0 - b2;
+    adam_k k;
+    k.b1 = opt->beta1;
+    k.b2 = opt->beta2;
+    k.c1 = 1.0 - k.b1;
+    k.c2 = 1.0 - k.b2;
+    k.bias2_sqrt = sqrt(1.0 - pow(k.b2, (double)s->step));
+    k.eps = opt->eps;
+    k.neg_step = -(s->lr / (1.0 - pow(k.b1, (double)s->step)));
+    k.lower = s->lower;
+    k.coef = coef;
     double *p = params + s->offset, *m = opt->m + s->offset, *v = opt->v + s->offset;
     double *g = grads + s->offset;
-    size_t j = 0, n = s->count;
-#ifdef __SSE2__
-    const __m128d vb1 = _mm_set1_pd(b1), vb2 = _mm_set1_pd(b2), vc1 = _mm_set1_pd(c1),
-                  vc2 = _mm_set1_pd(c2), vbs = _mm_set1_pd(bias2_sqrt), veps = _mm_set1_pd(eps),
-                  vst = _mm_set1_pd(neg_step), vlo = _mm_set1_pd(lower), vco = _mm_set1_pd(coef);
-    for (; j + 2 <= n; j += 2) {
-        __m128d gj = _mm_loadu_pd(g + j);
-        if (coef < 1.0) {
-            gj = _mm_mul_pd(gj, vco);
-            _mm_storeu_pd(g + j, gj);
-        }
-        __m128d mj = _mm_add_pd(_mm_mul_pd(_mm_loadu_pd(m + j), vb1), _mm_mul_pd(vc1, gj));
-        __m128d vj = _mm_add_pd(_mm_mul_pd(_mm_loadu_pd(v + j), vb2),
-                                _mm_mul_pd(_mm_mul_pd(vc2, gj), gj));
-        __m128d denom = _mm_add_pd(_mm_div_pd(_mm_sqrt_pd(vj), vbs), veps);
-        __m128d pj = _mm_add_pd(_mm_loadu_pd(p + j), _mm_mul_pd(vst, _mm_div_pd(mj, denom)));
-        __m128d low = _mm_cmplt_pd(pj, vlo); /* p < lower: take lower */
-        pj = _mm_or_pd(_mm_and_pd(low, vlo), _mm_andnot_pd(low, pj));
-        _mm_storeu_pd(m + j, mj);
-        _mm_storeu_pd(v + j, vj);
-        _mm_storeu_pd(p + j, pj);
-    }
+#ifdef GFN_ADAM_AVX
+    static int have_avx = -1;
+    if (have_avx < 0)
+        have_avx = __builtin_cpu_supports("avx") != 0;
+    if (have_avx)
+        return adam_avx(&k, s->count, p, m, v, g);
 #endif
-    for (; j < n; j++) {
-        if (coef < 1.0)
-            g[j] *= coef;
-        m[j] = m[j] * b1 + c1 * g[j];
-        v[j] = v[j] * b2 + c2 * g[j] * g[j];
-        double denom = sqrt(v[j]) / bias2_sqrt + eps;
-        p[j] = p[j] + neg_step * (m[j] / denom);
-        if (p[j] < lower)
-            p[j] = lower;
-    }
+    return adam_tail(&k, 0, s->count, p, m, v, g);
 }
 
 double gfn_adam_step(gfn_adam *opt, double *params, double *grads, unsigned seg_mask)
@@ -127,8 +171,10 @@ double gfn_adam_step(gfn_adam *opt, double *params, double *grads, unsigned seg_
     double coef = 1.0;
     if (opt->clip_norm > 0.0)
         coef = opt->clip_norm / (norm + 1e-6);
+    double fin = 0.0;
     for (int i = 0; i < opt->n_seg; i++)
         if (seg_mask & (1u << i))
-            adam_segment_step(opt, &opt->seg[i], params, grads, coef);
+            fin += adam_segment_step(opt, &opt->seg[i], params, grads, coef);
+    opt->params_finite = fin == 0.0;
     return norm;
 }

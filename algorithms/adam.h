@@ -32,6 +32,7 @@ typedef struct {
     int n_seg;
     gfn_adam_segment seg[GFN_ADAM_MAX_SEGMENTS];
     double *m, *v;              /* (n) first and second moments, zero at start */
+    int params_finite;          /* after gfn_adam_step: 1 when every stepped parameter is finite */
 } gfn_adam;
 
 /* Allocates zeroed moments for a block of n parameters; no segments yet. */

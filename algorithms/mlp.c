@@ -311,25 +311,64 @@ static void bias_grad_f(int rows, int out, const float *D, double *gb)
     }
 }
 
+/* Conversions between the double and float blocks, two or four lanes at a time. */
+static void to_float(size_t n, const double *src, float *dst)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    for (; i + 4 <= n; i += 4) {
+        __m128 lo = _mm_cvtpd_ps(_mm_loadu_pd(src + i)), hi = _mm_cvtpd_ps(_mm_loadu_pd(src + i + 2));
+        _mm_storeu_ps(dst + i, _mm_movelh_ps(lo, hi));
+    }
+#endif
+    for (; i < n; i++)
+        dst[i] = (float)src[i];
+}
+
+static void to_double(size_t n, const float *src, double *dst)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    for (; i + 4 <= n; i += 4) {
+        __m128 x = _mm_loadu_ps(src + i);
+        _mm_storeu_pd(dst + i, _mm_cvtps_pd(x));
+        _mm_storeu_pd(dst + i + 2, _mm_cvtps_pd(_mm_movehl_ps(x, x)));
+    }
+#endif
+    for (; i < n; i++)
+        dst[i] = (double)src[i];
+}
+
+/* dst (n) += src (n) converted to double. */
+static void add_double(size_t n, const float *src, double *dst)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    for (; i + 4 <= n; i += 4) {
+        __m128 x = _mm_loadu_ps(src + i);
+        _mm_storeu_pd(dst + i, _mm_add_pd(_mm_loadu_pd(dst + i), _mm_cvtps_pd(x)));
+        _mm_storeu_pd(dst + i + 2,
+                      _mm_add_pd(_mm_loadu_pd(dst + i + 2), _mm_cvtps_pd(_mm_movehl_ps(x, x))));
+    }
+#endif
+    for (; i < n; i++)
+        dst[i] += (double)src[i];
+}
+
 static const double *forward_f32(gfn_mlp *m, int rows, const double *in)
 {
     if (m->w32_stale) {
-        for (size_t i = 0; i < m->n_params; i++)
-            m->w32[i] = (float)m->params[i];
+        to_float(m->n_params, m->params, m->w32);
         m->w32_stale = 0;
     }
-    size_t n0 = (size_t)rows * (size_t)m->w[0];
-    for (size_t i = 0; i < n0; i++)
-        m->act32[0][i] = (float)in[i];
+    to_float((size_t)rows * (size_t)m->w[0], in, m->act32[0]);
     for (int l = 1; l <= m->L; l++) {
         int k = m->w[l - 1], out = m->w[l];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0f, m->act32[l - 1],
                     k, m->w32 + m->off_w[l], k, 0.0f, m->act32[l], out);
         bias_act_f(rows, out, m->w32 + m->off_b[l], l < m->L, m->act32[l]);
     }
-    size_t nL = (size_t)rows * (size_t)m->w[m->L];
-    for (size_t i = 0; i < nL; i++)
-        m->out64[i] = (double)m->act32[m->L][i];
+    to_double((size_t)rows * (size_t)m->w[m->L], m->act32[m->L], m->out64);
     return m->out64;
 }
 
@@ -355,9 +394,7 @@ const double *gfn_mlp_forward(gfn_mlp *mlp, int rows, const double *in)
 static void backward_f32(gfn_mlp *m, int rows, const double *d_out, double *d_in)
 {
     int cur = 0; /* delta32[cur] holds G_l */
-    size_t nL = (size_t)rows * (size_t)m->w[m->L];
-    for (size_t i = 0; i < nL; i++)
-        m->delta32[cur][i] = (float)d_out[i];
+    to_float((size_t)rows * (size_t)m->w[m->L], d_out, m->delta32[cur]);
     for (int l = m->L; l >= 1; l--) {
         int in = m->w[l - 1], out = m->w[l];
         float *D = m->delta32[cur];
@@ -365,21 +402,15 @@ static void backward_f32(gfn_mlp *m, int rows, const double *d_out, double *d_in
             act_grad_f((size_t)rows * (size_t)out, m->act32[l], D);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, D, out,
                     m->act32[l - 1], in, 0.0f, m->gw32, in);
-        double *gw = m->grads + m->off_w[l];
-        size_t nw = (size_t)out * (size_t)in;
-        for (size_t i = 0; i < nw; i++)
-            gw[i] += (double)m->gw32[i];
+        add_double((size_t)out * (size_t)in, m->gw32, m->grads + m->off_w[l]);
         bias_grad_f(rows, out, D, m->grads + m->off_b[l]);
         if (l == 1 && !d_in)
             break;
         float *gprev = m->delta32[cur ^ 1];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, D, out,
                     m->w32 + m->off_w[l], in, 0.0f, gprev, in);
-        if (l == 1) {
-            size_t n0 = (size_t)rows * (size_t)in;
-            for (size_t i = 0; i < n0; i++)
-                d_in[i] = (double)gprev[i];
-        }
+        if (l == 1)
+            to_double((size_t)rows * (size_t)in, gprev, d_in);
         cur ^= 1;
     }
 }

@@ -436,13 +436,7 @@ void gfn_model_zero_grad(gfn_model *m, unsigned seg_mask)
 double gfn_model_step(gfn_model *m, unsigned seg_mask, int *status)
 {
     double norm = gfn_adam_step(&m->adam, m->params, m->grads, seg_mask);
-    /* p * 0 is 0 for finite p and NaN for inf or NaN: one branch-free sum. */
-    double zero = 0.0;
-    for (int s = 0; s < 4; s++)
-        if (seg_mask & (1u << s))
-            for (size_t i = m->off[s]; i < m->off[s] + m->cnt[s]; i++)
-                zero += m->params[i] * 0.0;
-    int ok = isfinite(norm) && zero == 0.0;
+    int ok = isfinite(norm) && m->adam.params_finite;
     if (seg_mask & GFN_SEG_PF)
         gfn_policy_params_changed(m->pf);
     if (seg_mask & GFN_SEG_PB)
