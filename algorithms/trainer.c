@@ -24,6 +24,7 @@ struct gfn_trainer {
     gfn_model *model;        /* NULL for "uniform" */
     gfn_policy *uniform_pf;  /* the baseline's P_F for "uniform" */
     gfn_sampler *sampler;
+    gfn_sampler *mon_sampler; /* monitor draws, in batches of up to MONITOR_CHUNK */
     gfn_replay *buffer;
     gfn_guide *guide;        /* gtb only */
     gfn_traj_batch online, replay, guided, monitor;
@@ -163,6 +164,7 @@ void gfn_trainer_free(gfn_trainer *t)
     gfn_model_free(t->model);
     gfn_policy_free(t->uniform_pf);
     gfn_sampler_free(t->sampler);
+    gfn_sampler_free(t->mon_sampler);
     gfn_replay_free(t->buffer);
     gfn_traj_batch_close(&t->online);
     gfn_traj_batch_close(&t->replay);
@@ -340,13 +342,41 @@ double gfn_trainer_last_loss(const gfn_trainer *t) { return t->last_loss; }
 int64_t gfn_trainer_trajectories(const gfn_trainer *t) { return t->trajectories; }
 int64_t gfn_trainer_buffer_size(const gfn_trainer *t) { return gfn_replay_size(t->buffer); }
 
+/* Monitor samples go through the networks in batches of up to this many
+ * trajectories: one GEMM per step for all of them, instead of one per training
+ * batch (each GEMM call re-packs the weights; small batches pay that per row). */
+#define MONITOR_CHUNK 256
+
+/* Grows the monitor batch, its sampler and P_F's row capacity to n trajectories. */
+static int monitor_reserve(gfn_trainer *t, int n, gfn_error *err)
+{
+    if (n > MONITOR_CHUNK)
+        n = MONITOR_CHUNK;
+    if (n < 1)
+        n = 1;
+    if (t->mon_sampler && t->monitor.B_cap >= n)
+        return GFN_OK;
+    int T_max = t->monitor.T_max, rc;
+    gfn_traj_batch_close(&t->monitor);
+    gfn_sampler_free(t->mon_sampler);
+    if ((rc = gfn_traj_batch_init(&t->monitor, n, T_max, err)))
+        return rc;
+    if (!(t->mon_sampler = gfn_sampler_alloc(t->env, n, err)))
+        return err ? err->code : GFN_ENOMEM;
+    gfn_policy *pf = gfn_trainer_pf(t);
+    return gfn_policy_row_cap(pf) < n ? gfn_policy_reserve(pf, n, err) : GFN_OK;
+}
+
 int gfn_trainer_sample(gfn_trainer *t, int n, int64_t *x, gfn_error *err)
 {
+    int rc = monitor_reserve(t, n, err);
+    if (rc)
+        return rc;
     int chunk = t->monitor.B_cap;
     for (int done = 0; done < n; done += chunk) {
         int m = n - done < chunk ? n - done : chunk;
-        int rc = gfn_sampler_forward(t->sampler, gfn_trainer_pf(t), 0.0, t->mon_rng, m, &t->monitor,
-                                     err);
+        rc = gfn_sampler_forward(t->mon_sampler, gfn_trainer_pf(t), 0.0, t->mon_rng, m, &t->monitor,
+                                 err);
         if (rc)
             return rc;
         memcpy(x + done, t->monitor.x_rank, (size_t)m * sizeof(int64_t));
