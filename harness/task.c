@@ -33,7 +33,7 @@ static const task_def TASKS[] = {
     {"hypergrid", gfn__task_open_grid, "hypergrid {0..side-1}^dim, torchgfn rewards",
      "dim=4 side=8 r0=0.1 r1=0.5 r2=2"},
     {"synth", gfn__task_open_synth, "small synthetic string task with hashed rewards (tests)",
-     "mdp=pa alphabet=3 n=4 seed=0 mode_top_fraction=0.05"},
+     "mdp=pa alphabet=3 n=4 reward_seed=0 mode_top_fraction=0.05"},
     {"bag", gfn__task_open_bag, "multisets of 13 letters over ABCDEFG (paper: Bag)",
      "mode_reward=30 big_reward=10 base_reward=0.01 big_count=7"},
     {"tfbind8", gfn__task_open_tfbind8, "DNA 8-mers, SIX6 binding (paper: SIX6)",

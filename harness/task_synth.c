@@ -2,7 +2,7 @@
  *
  * Strings of length n over the first `alphabet` letters of "abcd...", pa or ar.
  * R(x) = 0.1 + 10 u(x)^3 with u(x) in [0, 1) from a 64-bit mix (splitmix64) of
- * the string's rank and the seed: deterministic, positive and skewed like the
+ * the string's rank and reward_seed (not the training seed): deterministic, positive and skewed like the
  * DNA tasks.  Modes: the top mode_top_fraction (default 5%) by reward.
  */
 #include <stdlib.h>
@@ -31,7 +31,7 @@ int gfn__task_open_synth(const char *name, gfn_params *p, const char *data_dir,
         (rc = gfn_params_check_range(p, "alphabet", (double)A, 1, 20, err)) ||
         (rc = gfn_params_get_int(p, "n", 4, &n, err)) ||
         (rc = gfn_params_check_range(p, "n", (double)n, 1, 16, err)) ||
-        (rc = gfn_params_get_int(p, "seed", 0, &seed, err)))
+        (rc = gfn_params_get_int(p, "reward_seed", 0, &seed, err)))
         return rc;
     char letters[24];
     snprintf(letters, sizeof letters, "%.*s", (int)A, LETTERS);

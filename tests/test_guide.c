@@ -59,9 +59,9 @@ static gfn_env *open_env(int which)
 {
     switch (which) {
     case 0:
-        return open_task("synth", "mdp=pa alphabet=3 n=4 seed=3");
+        return open_task("synth", "mdp=pa alphabet=3 n=4 reward_seed=3");
     case 1:
-        return open_task("synth", "mdp=ar alphabet=2 n=5 seed=4");
+        return open_task("synth", "mdp=ar alphabet=2 n=5 reward_seed=4");
     case 2:
         return open_small_bag();
     case 3:
@@ -314,7 +314,7 @@ static void test_resample_frequencies(void)
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 79);
     gfn_error err;
-    gfn_env *env = open_task("synth", "mdp=pa alphabet=3 n=4 seed=5");
+    gfn_env *env = open_task("synth", "mdp=pa alphabet=3 n=4 reward_seed=5");
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     gfn_guide *g = gfn_guide_alloc(env, 3.0, &err);
     seen_set ss;

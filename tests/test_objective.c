@@ -525,9 +525,9 @@ static gfn_env *open_task(const char *name, const char *args)
 
 static void test_optimal_flow(void)
 {
-    const char *tasks[][2] = {{"synth", "mdp=pa alphabet=2 n=3 seed=1"},
-                              {"synth", "mdp=pa alphabet=3 n=3 seed=2"},
-                              {"synth", "mdp=ar alphabet=3 n=3 seed=2"},
+    const char *tasks[][2] = {{"synth", "mdp=pa alphabet=2 n=3 reward_seed=1"},
+                              {"synth", "mdp=pa alphabet=3 n=3 reward_seed=2"},
+                              {"synth", "mdp=ar alphabet=3 n=3 reward_seed=2"},
                               {"hypergrid", "dim=2 side=4"},
                               {"hypergrid", "dim=3 side=3"}};
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
