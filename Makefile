@@ -15,10 +15,14 @@ BLAS_LIBS ?= -lopenblas
 WARN = -std=c11 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGFN_DATA_DIR='"$(CURDIR)/data"'
-PKG_CFLAGS := $(shell pkg-config --cflags gsl yaml-0.1 cunit 2>/dev/null)
-GSL_LIBS := $(filter-out -lgslcblas,$(shell pkg-config --libs gsl 2>/dev/null))
-PKG_LIBS := $(GSL_LIBS) $(BLAS_LIBS) $(shell pkg-config --libs yaml-0.1 2>/dev/null) -lm -lpthread
-CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)
+# Recursive (=) on purpose: on a fresh machine pkg-config and the libraries only
+# exist after the $(DEPS_OK) step has installed them, so the flags must be asked
+# for when a recipe runs, not when the Makefile is read.
+PKG_CFLAGS = $(shell pkg-config --cflags gsl yaml-0.1 cunit 2>/dev/null)
+GSL_LIBS = $(filter-out -lgslcblas,$(shell pkg-config --libs gsl 2>/dev/null || echo -lgsl -lm))
+PKG_LIBS = $(GSL_LIBS) $(BLAS_LIBS) $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml) \
+           -lm -lpthread
+CUNIT_LIBS = $(shell pkg-config --libs cunit 2>/dev/null || echo -lcunit)
 INC = -Ienvironments -Ialgorithms -Iharness
 ALL_CFLAGS = $(WARN) $(OPT) $(SAN) $(DEFS) $(INC) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
