@@ -364,6 +364,18 @@ static int eval_sampled(run_state *st, long round, gfn_error *err)
     return GFN_OK;
 }
 
+/* Progress of one exact evaluation on stderr, every 10%; ctx holds the last tenth. */
+static void exact_progress(void *ctx, double frac)
+{
+    int *last = ctx, tenth = (int)(frac * 10.0);
+    if (tenth > *last) {
+        fprintf(stderr, "%s %d%%%s", *last == 0 ? "exact evaluation:" : "", tenth * 10,
+                tenth >= 10 ? "\n" : "");
+        fflush(stderr);
+        *last = tenth;
+    }
+}
+
 static int eval_exact(run_state *st, gfn_error *err)
 {
     double mass;
@@ -371,8 +383,10 @@ static int eval_exact(run_state *st, gfn_error *err)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     double c0 = cpu_seconds();
     last_timing.exact_states = gfn_env_state_count(st->env);
-    GET(gfn_exact_p_theta(st->env, gfn_trainer_pf(st->trainer), 0, st->p_theta, &mass, NULL, NULL,
-                          err));
+    /* Long evaluations (tfbind10: 1.4M states) say how far they are on stderr. */
+    int64_t states = gfn_env_state_count(st->env);
+    GET(gfn_exact_p_theta(st->env, gfn_trainer_pf(st->trainer), 0, st->p_theta, &mass,
+                          states > 500000 ? exact_progress : NULL, &(int){0}, err));
     last_timing.exact_wall += seconds_since(&t0);
     last_timing.exact_cpu += cpu_seconds() - c0;
     if (fabs(mass - 1.0) > 1e-9)
