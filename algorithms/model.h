@@ -91,6 +91,9 @@ double gfn_model_log_z(const gfn_model *m);
  * plus for FM the other parents of s_1..s_T; P_B over s_1..s_T; the flow head over
  * s_0..s_{T-1}).  Keeps the activations for gfn_model_backward.
  * log_flow[t = T_b] is set to 0 (the objectives use log R(x) there).
+ * Without FM, P_F and P_B are evaluated with gfn_policy_forward_logp: a state
+ * with a single neighbour (a full-length string's STOP, a terminal's or a
+ * one-letter string's only parent) has log P = 0 and skips the networks.
  * A trajectory whose consecutive states are not an edge is a bug (assert). */
 void gfn_model_forward(gfn_model *m, gfn_traj_batch *tb, unsigned what);
 
