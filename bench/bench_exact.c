@@ -1,12 +1,13 @@
 /* bench_exact.c - throughput of exact evaluation (harness/exact.c: the forward
  * DP for p_theta over every state) with a randomly initialised SA P_F of the
- * paper's size, beside the dgemm rate of the same layer shapes.
+ * paper's size (tfbind8 128 x 2, qm9str 1024 x 2, tfbind10 512 x 3), beside the
+ * dgemm rate of the same layer shapes.
  *
  * The DP evaluates the network at every non-terminal state with more than one
  * unique child (a full-length pa string has only STOP and skips the network):
  * rows = sum_{L < n} A^L.  One row costs 2 sum_l w_{l-1} w_l FLOPs, so
  *   achieved GFLOP/s = rows * 2 sum_l w_{l-1} w_l / seconds,
- * compared with the same three GEMMs (chunk rows, no bias, no activation) run
+ * compared with the same GEMMs (chunk rows, no bias, no activation) run
  * back to back: the "peak for the same shapes".  states/s counts every state
  * (terminal states excluded), as exact_seconds in `gfnbench train` does.
  * Not a test: the numbers depend on the machine.  CPU time of this process.
@@ -92,8 +93,13 @@ static int bench_task(const char *task, int f32)
         return 1;
     }
     gfn_params_close(&prm);
-    int hidden = strcmp(task, "qm9str") == 0 ? 1024 : 128, chunk = 2048;
-    gfn_policy_config sa = {GFN_POLICY_SA, hidden, 2, 0, 0, 0, 0, 0};
+    /* The paper's SA sizes (harness/train.c defaults): hidden x layers. */
+    int hidden = 128, layers = 2, chunk = 2048;
+    if (strcmp(task, "qm9str") == 0 || strcmp(task, "sehstr") == 0)
+        hidden = 1024;
+    else if (strcmp(task, "tfbind10") == 0)
+        hidden = 512, layers = 3;
+    gfn_policy_config sa = {GFN_POLICY_SA, hidden, layers, 0, 0, 0, 0, 0};
     gfn_policy *p = gfn_policy_alloc(env, GFN_POLICY_FWD, &sa, chunk, &err);
     if (!p || (f32 && gfn_policy_set_f32(p, 1, &err))) {
         fprintf(stderr, "bench_exact: %s\n", err.msg);
@@ -111,8 +117,14 @@ static int bench_task(const char *task, int f32)
     int64_t rows = 0;
     for (int L = 0; L < n; L++)
         rows += gfn_env_level_count(env, L);
-    int w[4] = {gfn_env_feature_dim(env), hidden, hidden, gfn_env_n_fwd_actions(env)};
-    double macs = (double)w[0] * w[1] + (double)w[1] * w[2] + (double)w[2] * w[3];
+    int w[GFN_MLP_MAX_LAYERS + 1], nw = 0;
+    w[nw++] = gfn_env_feature_dim(env);
+    for (int l = 0; l < layers; l++)
+        w[nw++] = hidden;
+    w[nw++] = gfn_env_n_fwd_actions(env);
+    double macs = 0;
+    for (int l = 1; l < nw; l++)
+        macs += (double)w[l - 1] * w[l];
     double t0 = now();
     int rc = gfn_exact_p_theta(env, p, chunk, pt, &mass, NULL, NULL, &err);
     double t = now() - t0;
@@ -120,10 +132,10 @@ static int bench_task(const char *task, int f32)
         fprintf(stderr, "bench_exact: %s\n", err.msg);
         return 1;
     }
-    double gf = (double)rows * 2 * macs / t / 1e9, peak = gemm_rate(w, 4, chunk, f32, 0.3);
-    printf("exact %-9s %s: states=%lld seconds=%.3f exact_states_per_s=%.0f network_rows=%lld "
+    double gf = (double)rows * 2 * macs / t / 1e9, peak = gemm_rate(w, nw, chunk, f32, 0.3);
+    printf("exact %-9s %s SA %dx%d: states=%lld seconds=%.3f exact_states_per_s=%.0f network_rows=%lld "
            "gflops=%.2f gemm_peak_same_shapes_gflops=%.2f ratio=%.2f mass=%.12f\n",
-           task, f32 ? "f32" : "f64", (long long)S, t, (double)S / t, (long long)rows, gf, peak,
+           task, f32 ? "f32" : "f64", hidden, layers, (long long)S, t, (double)S / t, (long long)rows, gf, peak,
            peak / gf, mass);
     gsl_rng_free(r);
     free(th);
