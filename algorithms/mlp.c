@@ -394,7 +394,7 @@ const double *gfn_mlp_forward(gfn_mlp *mlp, int rows, const double *in)
     return mlp->act[mlp->L];
 }
 
-static void backward_f32(gfn_mlp *m, int rows, const double *d_out, double *d_in)
+static void backward_f32(gfn_mlp *m, int rows, const double *d_out, double *d_in, int set)
 {
     int cur = 0; /* delta32[cur] holds G_l */
     to_float((size_t)rows * (size_t)m->w[m->L], d_out, m->delta32[cur]);
@@ -405,7 +405,12 @@ static void backward_f32(gfn_mlp *m, int rows, const double *d_out, double *d_in
             act_grad_f((size_t)rows * (size_t)out, m->act32[l], D);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, D, out,
                     m->act32[l - 1], in, 0.0f, m->gw32, in);
-        add_double((size_t)out * (size_t)in, m->gw32, m->grads + m->off_w[l]);
+        if (set) {
+            to_double((size_t)out * (size_t)in, m->gw32, m->grads + m->off_w[l]);
+            memset(m->grads + m->off_b[l], 0, (size_t)out * sizeof(double));
+        } else {
+            add_double((size_t)out * (size_t)in, m->gw32, m->grads + m->off_w[l]);
+        }
         bias_grad_f(rows, out, D, m->grads + m->off_b[l]);
         if (l == 1 && !d_in)
             break;
@@ -418,15 +423,20 @@ static void backward_f32(gfn_mlp *m, int rows, const double *d_out, double *d_in
     }
 }
 
-void gfn_mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_in)
+/* set = 1: the gradient slice is overwritten, as if zeroed first (beta 0 in the
+ * weight GEMM, x = 0 + x exactly, so the same bits as zeroing and adding). */
+static void mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_in, int set)
 {
     GFN_ASSERT(mlp->grads);
     GFN_ASSERT_CMP(rows, <=, mlp->cap);
-    if (rows == 0)
+    if (rows == 0) {
+        if (set)
+            memset(mlp->grads, 0, mlp->n_params * sizeof(double));
         return;
+    }
     if (mlp->f32) {
         /* Uses the float weights of the last forward even if the doubles changed since. */
-        backward_f32(mlp, rows, d_out, d_in);
+        backward_f32(mlp, rows, d_out, d_in, set);
         return;
     }
     const double *g = d_out; /* G_l, (rows, w_l) */
@@ -438,7 +448,9 @@ void gfn_mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_in)
         if (l < mlp->L)
             act_grad((size_t)rows * (size_t)out, mlp->act[l], (double *)g);
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0, D, out,
-                    mlp->act[l - 1], in, 1.0, mlp->grads + mlp->off_w[l], in);
+                    mlp->act[l - 1], in, set ? 0.0 : 1.0, mlp->grads + mlp->off_w[l], in);
+        if (set)
+            memset(mlp->grads + mlp->off_b[l], 0, (size_t)out * sizeof(double));
         bias_grad(rows, out, D, mlp->grads + mlp->off_b[l]);
         double *gprev;
         if (l > 1)
@@ -452,4 +464,14 @@ void gfn_mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_in)
         g = gprev;
         k ^= 1;
     }
+}
+
+void gfn_mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_in)
+{
+    mlp_backward(mlp, rows, d_out, d_in, 0);
+}
+
+void gfn_mlp_backward_set(gfn_mlp *mlp, int rows, const double *d_out, double *d_in)
+{
+    mlp_backward(mlp, rows, d_out, d_in, 1);
 }

@@ -63,6 +63,9 @@ const double *gfn_mlp_forward(gfn_mlp *mlp, int rows, const double *in);
  * ADDS dL/dparams into the bound gradient slice, and when d_in (rows, in_dim) is
  * not NULL overwrites it with dL/din. */
 void gfn_mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_in);
+/* The same, but OVERWRITES the bound gradient slice (as zeroing it and then
+ * adding would, to the bit, without writing it twice); rows may be 0. */
+void gfn_mlp_backward_set(gfn_mlp *mlp, int rows, const double *d_out, double *d_in);
 
 /* Makes BLAS single-threaded (runs are parallelised over processes and results
  * must not depend on a thread count).  Idempotent; called by gfn_mlp_alloc. */

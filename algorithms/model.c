@@ -361,7 +361,7 @@ void gfn_model_forward(gfn_model *m, gfn_traj_batch *tb, unsigned what)
     m->last_what = what;
 }
 
-static void backward_pf(gfn_model *m, const gfn_traj_batch *tb, int pf, int fm)
+static void backward_pf(gfn_model *m, const gfn_traj_batch *tb, int pf, int fm, int set)
 {
     memset(m->d_logp, 0, (size_t)m->n_pf * GFN_NBR_MAX * sizeof(double));
     if (fm)
@@ -386,10 +386,11 @@ static void backward_pf(gfn_model *m, const gfn_traj_batch *tb, int pf, int fm)
                         m->d_logflow[row * GFN_NBR_MAX + k] += tb->d_fm_out[si * GFN_NBR_MAX + k];
                 }
             }
-    gfn_policy_backward(m->pf, pf ? m->d_logp : NULL, fm ? m->d_logflow : NULL);
+    (set ? gfn_policy_backward_set : gfn_policy_backward)(m->pf, pf ? m->d_logp : NULL,
+                                                         fm ? m->d_logflow : NULL);
 }
 
-static void backward_pb(gfn_model *m, const gfn_traj_batch *tb)
+static void backward_pb(gfn_model *m, const gfn_traj_batch *tb, int set)
 {
     memset(m->d_logp, 0, (size_t)m->n_pb * GFN_NBR_MAX * sizeof(double));
     for (int b = 0; b < tb->B; b++)
@@ -397,18 +398,20 @@ static void backward_pb(gfn_model *m, const gfn_traj_batch *tb)
             size_t e = EI(tb, b, t);
             m->d_logp[(size_t)m->pb_row[e] * GFN_NBR_MAX + m->pb_j[e]] += tb->d_log_pb[e];
         }
-    gfn_policy_backward(m->pb, m->d_logp, NULL);
+    (set ? gfn_policy_backward_set : gfn_policy_backward)(m->pb, m->d_logp, NULL);
 }
 
-static void backward_flow(gfn_model *m, const gfn_traj_batch *tb)
+static void backward_flow(gfn_model *m, const gfn_traj_batch *tb, int set)
 {
     for (int b = 0; b < tb->B; b++)
         for (int t = 0; t < tb->len[b]; t++)
             m->flow_d[m->flow_row[SI(tb, b, t)]] = tb->d_log_flow[SI(tb, b, t)];
-    gfn_mlp_backward(m->flow, m->n_flow, m->flow_d, NULL);
+    (set ? gfn_mlp_backward_set : gfn_mlp_backward)(m->flow, m->n_flow, m->flow_d, NULL);
 }
 
-void gfn_model_backward(gfn_model *m, const gfn_traj_batch *tb, unsigned what)
+/* set = 1: each network reached overwrites its gradient slice; the segments not
+ * reached are zeroed. */
+static void model_backward(gfn_model *m, const gfn_traj_batch *tb, unsigned what, int set)
 {
     unsigned fwd = what & ~(unsigned)GFN_FILL_LOG_Z;
     /* FM rows exist only if the forward filled FM; PF alone needs PF or FM. */
@@ -416,14 +419,36 @@ void gfn_model_backward(gfn_model *m, const gfn_traj_batch *tb, unsigned what)
     GFN_ASSERT(!(fwd & GFN_FILL_PF) || (m->last_what & (GFN_FILL_PF | GFN_FILL_FM)));
     GFN_ASSERT(!(fwd & GFN_FILL_PB) || (m->last_what & GFN_FILL_PB));
     GFN_ASSERT(!(fwd & GFN_FILL_FLOW) || (m->last_what & GFN_FILL_FLOW));
-    if (fwd & (GFN_FILL_PF | GFN_FILL_FM))
-        backward_pf(m, tb, (fwd & GFN_FILL_PF) != 0, (fwd & GFN_FILL_FM) != 0);
-    if (fwd & GFN_FILL_PB)
-        backward_pb(m, tb);
-    if (fwd & GFN_FILL_FLOW)
-        backward_flow(m, tb);
-    if (what & GFN_FILL_LOG_Z)
-        m->grads[m->off[SEG_LOG_Z]] += tb->d_log_z;
+    unsigned reached = 0;
+    if (fwd & (GFN_FILL_PF | GFN_FILL_FM)) {
+        backward_pf(m, tb, (fwd & GFN_FILL_PF) != 0, (fwd & GFN_FILL_FM) != 0, set);
+        reached |= GFN_SEG_PF;
+    }
+    if (fwd & GFN_FILL_PB) {
+        backward_pb(m, tb, set);
+        reached |= GFN_SEG_PB;
+    }
+    if (fwd & GFN_FILL_FLOW) {
+        backward_flow(m, tb, set);
+        reached |= GFN_SEG_FLOW;
+    }
+    if (what & GFN_FILL_LOG_Z) {
+        double *g = &m->grads[m->off[SEG_LOG_Z]];
+        *g = set ? tb->d_log_z : *g + tb->d_log_z;
+        reached |= GFN_SEG_LOG_Z;
+    }
+    if (set)
+        gfn_model_zero_grad(m, GFN_SEG_ALL & ~reached);
+}
+
+void gfn_model_backward(gfn_model *m, const gfn_traj_batch *tb, unsigned what)
+{
+    model_backward(m, tb, what, 0);
+}
+
+void gfn_model_backward_set(gfn_model *m, const gfn_traj_batch *tb, unsigned what)
+{
+    model_backward(m, tb, what, 1);
 }
 
 void gfn_model_zero_grad(gfn_model *m, unsigned seg_mask)

@@ -16,6 +16,7 @@
  *   loss = objective(tb);                                  fills tb->d_*
  *   gfn_model_backward(m, tb, GFN_FILL_PF | GFN_FILL_PB | GFN_FILL_LOG_Z);
  *   gfn_model_step(m, GFN_SEG_ALL);
+ * (gfn_model_backward_set does the zeroing and the backward in one pass.)
  * Guided TB takes two steps on one forward: backward(PB) + step(GFN_SEG_PB), then
  * backward(PF | LOG_Z) + step(GFN_SEG_PF | GFN_SEG_LOG_Z); the forward's activations
  * of P_F stay valid while only P_B changes.
@@ -103,6 +104,11 @@ void gfn_model_forward(gfn_model *m, gfn_traj_batch *tb, unsigned what);
  * bit needs the matching bit in the forward (PF is satisfied by a forward with FM).
  * Do not evaluate the same policy (sampler, gfn_policy_logp_all) in between. */
 void gfn_model_backward(gfn_model *m, const gfn_traj_batch *tb, unsigned what);
+/* gfn_model_zero_grad(m, GFN_SEG_ALL) followed by gfn_model_backward, to the bit,
+ * without writing the gradient block twice: each network the backward reaches
+ * overwrites its slice (the first contribution of the step), the other segments
+ * are zeroed. */
+void gfn_model_backward_set(gfn_model *m, const gfn_traj_batch *tb, unsigned what);
 
 void gfn_model_zero_grad(gfn_model *m, unsigned seg_mask);
 /* Clips and applies Adam to the segments in seg_mask; clamps log Z when configured.

@@ -39,6 +39,7 @@ struct gfn_policy {
     double *W1, *b1, *gW1, *gb1; /* SSR: first layer, W1 (h1, 2 embed) row-major = [W1a | W1b] */
     const double *out;           /* SA logits (n, n_act) or SSR scores of the last forward */
     size_t n_params;
+    double *grads;               /* the bound gradient slice (n_params), or NULL */
     /* per-row results, (cap, GFN_NBR_MAX) unless noted */
     int *n_nbr;                  /* (cap) */
     gfn_state *nbrs;
@@ -227,6 +228,7 @@ int gfn_policy_find_nbr(const gfn_policy *p, int i, const gfn_state *c)
 
 void gfn_policy_bind(gfn_policy *p, double *params, double *grads)
 {
+    p->grads = grads;
     if (p->net)
         gfn_mlp_bind(p->net, params, grads);
     if (p->cfg.kind == GFN_POLICY_SSR) {
@@ -341,7 +343,7 @@ static void sa_forward(gfn_policy *p, int n, const gfn_state *states)
     }
 }
 
-static void sa_backward(gfn_policy *p, const double *d_logp, const double *d_logflow)
+static void sa_backward(gfn_policy *p, const double *d_logp, const double *d_logflow, int set)
 {
     int A = p->n_act, n = p->n;
     for (int i = 0; i < n; i++) {
@@ -368,7 +370,7 @@ static void sa_backward(gfn_policy *p, const double *d_logp, const double *d_log
             dl[a] = (g[j] + h[j]) * q - pa * gsum;
         }
     }
-    gfn_mlp_backward(p->net, p->n_net, p->d_out, NULL);
+    (set ? gfn_mlp_backward_set : gfn_mlp_backward)(p->net, p->n_net, p->d_out, NULL);
 }
 
 /* Encoder rows: the nk states that go through the networks (net_row order),
@@ -424,7 +426,7 @@ static void ssr_forward(gfn_policy *p, int n, const gfn_state *states)
     }
 }
 
-static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_logflow)
+static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_logflow, int set)
 {
     int E = p->cfg.embed, h1 = p->h1, n = p->n, pr = 0, nk = p->n_net;
     for (int i = 0; i < n; i++) {
@@ -441,11 +443,16 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
         }
         pr += p->n_nbr[i];
     }
-    if (pr == 0)
+    if (pr == 0) {
+        if (set)
+            memset(p->grads, 0, p->n_params * sizeof(double)); /* no network row */
         return;
+    }
+    if (set)
+        memset(p->gW1, 0, (size_t)p->h1 * (2 * (size_t)E + 1) * sizeof(double)); /* W1, b1 */
     /* d_s1: gradient at the first layer's pre-activation, (pr, h1). */
     if (p->scorer) {
-        gfn_mlp_backward(p->scorer, pr, p->d_out, p->d_s1);
+        (set ? gfn_mlp_backward_set : gfn_mlp_backward)(p->scorer, pr, p->d_out, p->d_s1);
         size_t m = (size_t)pr * h1;
         for (size_t k = 0; k < m; k++)
             if (!(p->s1[k] > 0.0))
@@ -473,7 +480,7 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
                 0.0, p->d_enc, E);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, pr, E, h1, 1.0, p->d_s1, h1, p->W1 + E,
                 2 * E, 0.0, p->d_enc + (size_t)nk * E, E);
-    gfn_mlp_backward(p->net, nk + pr, p->d_enc, NULL);
+    (set ? gfn_mlp_backward_set : gfn_mlp_backward)(p->net, nk + pr, p->d_enc, NULL);
 }
 
 static void uniform_forward(gfn_policy *p, int n)
@@ -517,13 +524,23 @@ void gfn_policy_forward_logp(gfn_policy *p, int n, const gfn_state *states)
     policy_forward(p, n, states, 1);
 }
 
-void gfn_policy_backward(gfn_policy *p, const double *d_logp, const double *d_logflow)
+static void policy_backward(gfn_policy *p, const double *d_logp, const double *d_logflow, int set)
 {
     GFN_ASSERT(!(d_logflow && p->no_flow)); /* log f was not computed */
     if (p->cfg.kind == GFN_POLICY_SA)
-        sa_backward(p, d_logp, d_logflow);
+        sa_backward(p, d_logp, d_logflow, set);
     else if (p->cfg.kind == GFN_POLICY_SSR)
-        ssr_backward(p, d_logp, d_logflow);
+        ssr_backward(p, d_logp, d_logflow, set);
+}
+
+void gfn_policy_backward(gfn_policy *p, const double *d_logp, const double *d_logflow)
+{
+    policy_backward(p, d_logp, d_logflow, 0);
+}
+
+void gfn_policy_backward_set(gfn_policy *p, const double *d_logp, const double *d_logflow)
+{
+    policy_backward(p, d_logp, d_logflow, 1);
 }
 
 void gfn_policy_logp_all(gfn_policy *p, int64_t n, const gfn_state *states, int *n_nbr,

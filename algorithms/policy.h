@@ -92,6 +92,9 @@ int gfn_policy_find_nbr(const gfn_policy *p, int i, const gfn_state *c);
  * the last forward (either may be NULL; entries j >= n_nbr are ignored), ADDING into
  * the bound gradient slice.  No-op for UNIFORM. */
 void gfn_policy_backward(gfn_policy *p, const double *d_logp, const double *d_logflow);
+/* The same, but OVERWRITES the gradient slice, bit for bit as zeroing it first
+ * and then adding would (the first backward of a step need not zero). */
+void gfn_policy_backward_set(gfn_policy *p, const double *d_logp, const double *d_logflow);
 
 /* Evaluation without gradients for any number of states, in chunks of row_cap:
  * n_nbr is (n), logp is (n, GFN_NBR_MAX) (entries j >= n_nbr are -INFINITY).

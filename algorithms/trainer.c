@@ -266,8 +266,8 @@ static int train_steps(gfn_trainer *t, gfn_traj_batch *tb, double *loss_sum, int
             int rc = phase->loss(&t->cfg.obj, tb, gfn_model_log_z(t->model), &loss, err);
             if (rc)
                 return rc;
-            gfn_model_zero_grad(t->model, GFN_SEG_ALL);
-            gfn_model_backward(t->model, tb, fill_for_groups(o, phase->updates));
+            /* Zeroes the gradient block and back-propagates in one pass. */
+            gfn_model_backward_set(t->model, tb, fill_for_groups(o, phase->updates));
             int status = GFN_OK;
             gfn_model_step(t->model, phase->updates, &status);
             if (status)
