@@ -13,6 +13,8 @@
  * operations in this order (no FMA), so every lane matches the scalar code.
  * Clipping: with N the 2-norm of all
  * stepped gradients, g <- g * min(1, max_norm / (N + 1e-6)).
+ * mirror32: the float32 networks compute on a float copy of the weights; writing
+ * it in the update pass saves a later pass that reads the whole block again.
  */
 #include "adam.h"
 
@@ -87,7 +89,7 @@ typedef struct {
 /* Elements [j, n) in plain C, exactly the formula in the file header.  Returns
  * the sum of p * 0 over the updated p: 0, or NaN when one is not finite. */
 static double adam_tail(const adam_k *k, size_t j, size_t n, double *p, double *m, double *v,
-                        double *g)
+                        double *g, float *q)
 {
     double fin = 0.0;
     for (; j < n; j++) {
@@ -99,6 +101,8 @@ static double adam_tail(const adam_k *k, size_t j, size_t n, double *p, double *
         p[j] = p[j] + k->neg_step * (m[j] / denom);
         if (p[j] < k->lower)
             p[j] = k->lower;
+        if (q)
+            q[j] = (float)p[j];
         fin += p[j] * 0.0;
     }
     return fin;
@@ -110,7 +114,7 @@ static double adam_tail(const adam_k *k, size_t j, size_t n, double *p, double *
 /* Four lanes with AVX: the same IEEE operations in the same order (no FMA, which
  * would round differently), so the same bits as adam_tail. */
 __attribute__((target("avx"))) static double adam_avx(const adam_k *k, size_t n, double *p,
-                                                      double *m, double *v, double *g)
+                                                      double *m, double *v, double *g, float *q)
 {
     const __m256d vb1 = _mm256_set1_pd(k->b1), vb2 = _mm256_set1_pd(k->b2),
                   vc1 = _mm256_set1_pd(k->c1), vc2 = _mm256_set1_pd(k->c2),
@@ -135,10 +139,12 @@ __attribute__((target("avx"))) static double adam_avx(const adam_k *k, size_t n,
         _mm256_storeu_pd(m + j, mj);
         _mm256_storeu_pd(v + j, vj);
         _mm256_storeu_pd(p + j, pj);
+        if (q)
+            _mm_storeu_ps(q + j, _mm256_cvtpd_ps(pj)); /* rounds to nearest, as (float) */
     }
     double f[4];
     _mm256_storeu_pd(f, fin);
-    return f[0] + f[1] + f[2] + f[3] + adam_tail(k, j, n, p, m, v, g);
+    return f[0] + f[1] + f[2] + f[3] + adam_tail(k, j, n, p, m, v, g, q);
 }
 #endif
 
@@ -161,14 +167,15 @@ static double adam_segment_step(gfn_adam *opt, gfn_adam_segment *s, double *para
     k.coef = coef;
     double *p = params + s->offset, *m = opt->m + s->offset, *v = opt->v + s->offset;
     double *g = grads + s->offset;
+    float *q = opt->mirror32 ? opt->mirror32 + s->offset : NULL;
 #ifdef GFN_ADAM_AVX
     static int have_avx = -1;
     if (have_avx < 0)
         have_avx = __builtin_cpu_supports("avx") != 0;
     if (have_avx)
-        return adam_avx(&k, s->count, p, m, v, g);
+        return adam_avx(&k, s->count, p, m, v, g, q);
 #endif
-    return adam_tail(&k, 0, s->count, p, m, v, g);
+    return adam_tail(&k, 0, s->count, p, m, v, g, q);
 }
 
 double gfn_adam_step(gfn_adam *opt, double *params, double *grads, unsigned seg_mask)

@@ -33,6 +33,8 @@ typedef struct {
     gfn_adam_segment seg[GFN_ADAM_MAX_SEGMENTS];
     double *m, *v;              /* (n) first and second moments, zero at start */
     int params_finite;          /* after gfn_adam_step: 1 when every stepped parameter is finite */
+    float *mirror32;            /* (n) or NULL (default): gfn_adam_step also writes each
+                                   updated parameter here, rounded to float */
 } gfn_adam;
 
 /* Allocates zeroed moments for a block of n parameters; no segments yet. */

@@ -50,6 +50,7 @@ struct gfn_mlp {
     double *delta[2];                   /* (cap, max_w) ping-pong backward buffers */
     /* float32 mode */
     int f32, w32_stale;
+    int w32_own;                        /* w32 is ours (not gfn_mlp_bind_f32's) */
     float *w32;                         /* (n_params) shadow of params */
     float *gw32;                        /* (max_wsize) one layer's weight gradient */
     float *act32[GFN_MLP_MAX_LAYERS + 1]; /* (cap, w_l) */
@@ -131,7 +132,8 @@ void gfn_mlp_free(gfn_mlp *mlp)
     if (!mlp)
         return;
     mlp_free_ws(mlp);
-    free(mlp->w32);
+    if (mlp->w32_own)
+        free(mlp->w32);
     free(mlp->gw32);
     free(mlp);
 }
@@ -180,10 +182,12 @@ int gfn_mlp_set_f32(gfn_mlp *mlp, int on, gfn_error *err)
     mlp->w32_stale = 1;
     if (on && !mlp->w32) {
         mlp->w32 = malloc(mlp->n_params * sizeof(float));
-        mlp->gw32 = malloc(mlp->max_wsize * sizeof(float));
-        if (!mlp->w32 || !mlp->gw32)
-            return gfn_error_set(err, GFN_ENOMEM, "mlp: out of memory for float weights");
+        mlp->w32_own = 1;
     }
+    if (on && !mlp->gw32)
+        mlp->gw32 = malloc(mlp->max_wsize * sizeof(float));
+    if (on && (!mlp->w32 || !mlp->gw32))
+        return gfn_error_set(err, GFN_ENOMEM, "mlp: out of memory for float weights");
     return gfn_mlp_reserve(mlp, cap, err);
 }
 
@@ -193,6 +197,16 @@ size_t gfn_mlp_n_params(const gfn_mlp *mlp) { return mlp->n_params; }
 int gfn_mlp_in_dim(const gfn_mlp *mlp) { return mlp->w[0]; }
 int gfn_mlp_out_dim(const gfn_mlp *mlp) { return mlp->w[mlp->L]; }
 void gfn_mlp_params_changed(gfn_mlp *mlp) { mlp->w32_stale = 1; }
+
+void gfn_mlp_bind_f32(gfn_mlp *mlp, float *w32)
+{
+    GFN_ASSERT(mlp->f32 && w32);
+    if (mlp->w32_own)
+        free(mlp->w32);
+    mlp->w32 = w32;
+    mlp->w32_own = 0;
+    mlp->w32_stale = 1;
+}
 
 void gfn_mlp_bind(gfn_mlp *mlp, double *params, double *grads)
 {

@@ -43,6 +43,11 @@ int gfn_mlp_is_f32(const gfn_mlp *mlp);
 /* The bound parameters were written: float32 mode refreshes its float copy at
  * the next forward.  Bind and init_params imply it. */
 void gfn_mlp_params_changed(gfn_mlp *mlp);
+/* Float32 mode (after gfn_mlp_set_f32): keep the float copy in w32 (n_params),
+ * owned by the caller, instead of an own array.  The caller may keep it equal
+ * to the parameters rounded to float (gfn_adam's mirror32) instead of calling
+ * gfn_mlp_params_changed; a stale copy is still refreshed at the next forward. */
+void gfn_mlp_bind_f32(gfn_mlp *mlp, float *w32);
 int gfn_mlp_in_dim(const gfn_mlp *mlp);
 int gfn_mlp_out_dim(const gfn_mlp *mlp);
 

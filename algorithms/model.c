@@ -27,6 +27,8 @@ struct gfn_model {
     gfn_mlp *flow;
     size_t n_params, off[4], cnt[4];
     double *params, *grads;
+    float *params32;               /* (n_params) cfg.f32: the networks' float weights, */
+                                   /* written by Adam as it updates params */
     gfn_adam adam;
     int feat_dim;
     /* workspaces for one batch */
@@ -160,6 +162,20 @@ ok:;
                      gfn_policy_set_f32(m->pb, 1, err) != GFN_OK ||
                      (m->flow && gfn_mlp_set_f32(m->flow, 1, err) != GFN_OK)))
         goto fail;
+    if (cfg->f32) {
+        /* One float block in the parameter layout, kept current by the Adam pass
+         * itself: no separate pass over the weights after each step. */
+        if (!(m->params32 = malloc(m->n_params * sizeof(float)))) {
+            gfn_error_set(err, GFN_ENOMEM, "model: out of memory for %zu float parameters",
+                          m->n_params);
+            goto fail;
+        }
+        gfn_policy_bind_f32(m->pf, m->params32 + m->off[SEG_PF]);
+        gfn_policy_bind_f32(m->pb, m->params32 + m->off[SEG_PB]);
+        if (m->flow)
+            gfn_mlp_bind_f32(m->flow, m->params32 + m->off[SEG_FLOW]);
+        m->adam.mirror32 = m->params32;
+    }
     return m;
 fail:
     gfn_model_free(m);
@@ -174,6 +190,7 @@ void gfn_model_free(gfn_model *m)
     gfn_policy_free(m->pb);
     gfn_mlp_free(m->flow);
     gfn_adam_close(&m->adam);
+    free(m->params32);
     free(m->params);
     free(m->grads);
     free(m->pf_states);
@@ -462,12 +479,14 @@ double gfn_model_step(gfn_model *m, unsigned seg_mask, int *status)
 {
     double norm = gfn_adam_step(&m->adam, m->params, m->grads, seg_mask);
     int ok = isfinite(norm) && m->adam.params_finite;
-    if (seg_mask & GFN_SEG_PF)
-        gfn_policy_params_changed(m->pf);
-    if (seg_mask & GFN_SEG_PB)
-        gfn_policy_params_changed(m->pb);
-    if ((seg_mask & GFN_SEG_FLOW) && m->flow)
-        gfn_mlp_params_changed(m->flow);
+    if (!m->adam.mirror32) { /* else the step itself wrote the float weights */
+        if (seg_mask & GFN_SEG_PF)
+            gfn_policy_params_changed(m->pf);
+        if (seg_mask & GFN_SEG_PB)
+            gfn_policy_params_changed(m->pb);
+        if ((seg_mask & GFN_SEG_FLOW) && m->flow)
+            gfn_mlp_params_changed(m->flow);
+    }
     if (status)
         *status = ok ? GFN_OK : GFN_ENONFINITE;
     return norm;

@@ -252,6 +252,16 @@ int gfn_policy_set_f32(gfn_policy *p, int on, gfn_error *err)
     return rc;
 }
 
+void gfn_policy_bind_f32(gfn_policy *p, float *params32)
+{
+    if (p->net)
+        gfn_mlp_bind_f32(p->net, params32);
+    if (p->scorer) {
+        size_t k = gfn_mlp_n_params(p->net) + (size_t)p->h1 * (2 * (size_t)p->cfg.embed + 1);
+        gfn_mlp_bind_f32(p->scorer, params32 + k);
+    }
+}
+
 void gfn_policy_params_changed(gfn_policy *p)
 {
     if (p->net)

@@ -64,6 +64,9 @@ void gfn_policy_bind(gfn_policy *p, double *params, double *grads);
 int gfn_policy_set_f32(gfn_policy *p, int on, gfn_error *err);
 /* The bound parameters were written (float32 copies are refreshed at the next forward). */
 void gfn_policy_params_changed(gfn_policy *p);
+/* Float32 mode: the MLPs keep their float weights in params32 (n_params, the
+ * layout of the parameter slice; see gfn_mlp_bind_f32). */
+void gfn_policy_bind_f32(gfn_policy *p, float *params32);
 /* nn.Linear initialisation of every MLP (SA: the net; SSR: encoder then scorer). */
 void gfn_policy_init_params(gfn_policy *p, gsl_rng *rng);
 
