@@ -17,7 +17,9 @@
  * float shadow of the weights, refreshed at the first forward after the
  * parameters changed (gfn_mlp_params_changed); the output, d_in and the
  * gradient block stay double, and each weight gradient is accumulated in
- * float per call, then added into the double block.
+ * float per call, then added into the double block.  Its forward GEMMs on up
+ * to 128 rows with long rows use an AVX-512 kernel that streams the weights
+ * once instead of sgemm (gemm_abt_f below).
  */
 #include "mlp.h"
 
@@ -372,6 +374,108 @@ static void bias_grad_f(int rows, int out, const float *D, double *gb)
         add_double((size_t)out, D + (size_t)r * out, gb);
 }
 
+/* C (rows, out) = A (rows, k) W^T with W (out, k), all row-major, for a batch's
+ * worth of rows.  sgemm packs W into its own layout on every call: with the 16
+ * rows of a sampling step, copying the 1M-weight layer costs about as much as
+ * the product itself.  Here each block of 4 weight rows is read once and dotted
+ * with every input row while it sits in L1.  Each entry of C is one dot product
+ * with a fixed order of operations (16 lanes over k, then the lanes summed), so
+ * a row's result does not depend on which rows come with it.  The final lane sum
+ * costs about as much as 8 FMA steps, so short rows (k < 256) stay with sgemm;
+ * so do large batches (exact evaluation), where packing is a small share.
+ * AVX-512F only, chosen at run time (no -march flags); otherwise sgemm.
+ * Measured (qm9str f32, 2-core Zen 4): 19.2 -> 23.6 training rounds per CPU s. */
+#define GFN_MLP_SMALL_ROWS 128
+#define GFN_MLP_SMALL_MIN_K 256
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define GFN_MLP_AVX512 1
+
+/* RB rows of A times JB rows of W: RB x JB dot products of length k. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dot_block(int RB, int JB, int k, const float *A, const float *W, float *C, int ldc)
+{
+    __m512 acc[4][4];
+    #pragma GCC unroll 4
+    for (int r = 0; r < RB; r++)
+        #pragma GCC unroll 4
+        for (int j = 0; j < JB; j++)
+            acc[r][j] = _mm512_setzero_ps();
+    int kk = 0;
+    for (; kk + 16 <= k; kk += 16) {
+        __m512 w[4];
+        #pragma GCC unroll 4
+        for (int j = 0; j < JB; j++)
+            w[j] = _mm512_loadu_ps(W + (size_t)j * k + kk);
+        #pragma GCC unroll 4
+        for (int r = 0; r < RB; r++) {
+            __m512 a = _mm512_loadu_ps(A + (size_t)r * k + kk);
+            #pragma GCC unroll 4
+            for (int j = 0; j < JB; j++)
+                acc[r][j] = _mm512_fmadd_ps(a, w[j], acc[r][j]);
+        }
+    }
+    if (kk < k) {
+        __mmask16 mk = (__mmask16)((1u << (k - kk)) - 1u);
+        __m512 w[4];
+        #pragma GCC unroll 4
+        for (int j = 0; j < JB; j++)
+            w[j] = _mm512_maskz_loadu_ps(mk, W + (size_t)j * k + kk);
+        #pragma GCC unroll 4
+        for (int r = 0; r < RB; r++) {
+            __m512 a = _mm512_maskz_loadu_ps(mk, A + (size_t)r * k + kk);
+            #pragma GCC unroll 4
+            for (int j = 0; j < JB; j++)
+                acc[r][j] = _mm512_fmadd_ps(a, w[j], acc[r][j]);
+        }
+    }
+    #pragma GCC unroll 4
+    for (int r = 0; r < RB; r++)
+        #pragma GCC unroll 4
+        for (int j = 0; j < JB; j++)
+            C[(size_t)r * ldc + j] = _mm512_reduce_add_ps(acc[r][j]);
+}
+
+__attribute__((target("avx512f"))) static void gemm_abt_avx512(int rows, int out, int k,
+                                                                const float *A, const float *W,
+                                                                float *C)
+{
+    int j = 0;
+    for (; j + 4 <= out; j += 4) {
+        const float *Wj = W + (size_t)j * k;
+        int r = 0;
+        for (; r + 4 <= rows; r += 4)
+            dot_block(4, 4, k, A + (size_t)r * k, Wj, C + (size_t)r * out + j, out);
+        for (; r < rows; r++)
+            dot_block(1, 4, k, A + (size_t)r * k, Wj, C + (size_t)r * out + j, out);
+    }
+    for (; j < out; j++) {
+        const float *Wj = W + (size_t)j * k;
+        int r = 0;
+        for (; r + 4 <= rows; r += 4)
+            dot_block(4, 1, k, A + (size_t)r * k, Wj, C + (size_t)r * out + j, out);
+        for (; r < rows; r++)
+            dot_block(1, 1, k, A + (size_t)r * k, Wj, C + (size_t)r * out + j, out);
+    }
+}
+#endif
+
+/* C (rows, out) = A (rows, k) W^T, W (out, k). */
+static void gemm_abt_f(int rows, int out, int k, const float *A, const float *W, float *C)
+{
+#ifdef GFN_MLP_AVX512
+    static int have = -1;
+    if (have < 0)
+        have = __builtin_cpu_supports("avx512f") != 0;
+    if (have && rows <= GFN_MLP_SMALL_ROWS && k >= GFN_MLP_SMALL_MIN_K) {
+        gemm_abt_avx512(rows, out, k, A, W, C);
+        return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0f, A, k, W, k, 0.0f, C, out);
+}
+
 static const double *forward_f32(gfn_mlp *m, int rows, const double *in)
 {
     if (m->w32_stale) {
@@ -381,8 +485,7 @@ static const double *forward_f32(gfn_mlp *m, int rows, const double *in)
     to_float((size_t)rows * (size_t)m->w[0], in, m->act32[0]);
     for (int l = 1; l <= m->L; l++) {
         int k = m->w[l - 1], out = m->w[l];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0f, m->act32[l - 1],
-                    k, m->w32 + m->off_w[l], k, 0.0f, m->act32[l], out);
+        gemm_abt_f(rows, out, k, m->act32[l - 1], m->w32 + m->off_w[l], m->act32[l]);
         bias_act_f(rows, out, m->w32 + m->off_b[l], l < m->L, m->act32[l]);
     }
     to_double((size_t)rows * (size_t)m->w[m->L], m->act32[m->L], m->out64);
