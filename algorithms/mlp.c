@@ -476,39 +476,84 @@ static void gemm_abt_f(int rows, int out, int k, const float *A, const float *W,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0f, A, k, W, k, 0.0f, C, out);
 }
 
-static const double *forward_f32(gfn_mlp *m, int rows, const double *in)
+/* Rows [r0, r0 + rows) of the workspaces; the others are kept. */
+static const double *forward_f32(gfn_mlp *m, int r0, int rows, const double *in)
 {
     if (m->w32_stale) {
         to_float(m->n_params, m->params, m->w32);
         m->w32_stale = 0;
     }
-    to_float((size_t)rows * (size_t)m->w[0], in, m->act32[0]);
+    size_t R0 = (size_t)r0;
+    to_float((size_t)rows * (size_t)m->w[0], in, m->act32[0] + R0 * m->w[0]);
     for (int l = 1; l <= m->L; l++) {
         int k = m->w[l - 1], out = m->w[l];
-        gemm_abt_f(rows, out, k, m->act32[l - 1], m->w32 + m->off_w[l], m->act32[l]);
-        bias_act_f(rows, out, m->w32 + m->off_b[l], l < m->L, m->act32[l]);
+        float *z = m->act32[l] + R0 * out;
+        gemm_abt_f(rows, out, k, m->act32[l - 1] + R0 * k, m->w32 + m->off_w[l], z);
+        bias_act_f(rows, out, m->w32 + m->off_b[l], l < m->L, z);
     }
-    to_double((size_t)rows * (size_t)m->w[m->L], m->act32[m->L], m->out64);
-    return m->out64;
+    size_t o = R0 * m->w[m->L];
+    to_double((size_t)rows * (size_t)m->w[m->L], m->act32[m->L] + o, m->out64 + o);
+    return m->out64 + o;
+}
+
+const double *gfn_mlp_forward_at(gfn_mlp *mlp, int row0, int rows, const double *in)
+{
+    GFN_ASSERT(mlp->params);
+    GFN_ASSERT_CMP(rows, >=, 0);
+    GFN_ASSERT_CMP(row0, >=, 0);
+    GFN_ASSERT_CMP(row0 + rows, <=, mlp->cap);
+    if (mlp->f32)
+        return rows == 0 ? mlp->out64 + (size_t)row0 * mlp->w[mlp->L]
+                         : forward_f32(mlp, row0, rows, in);
+    size_t R0 = (size_t)row0;
+    if (rows == 0)
+        return mlp->act[mlp->L] + R0 * mlp->w[mlp->L];
+    memcpy(mlp->act[0] + R0 * mlp->w[0], in, (size_t)rows * (size_t)mlp->w[0] * sizeof(double));
+    for (int l = 1; l <= mlp->L; l++) {
+        int k = mlp->w[l - 1], out = mlp->w[l];
+        double *z = mlp->act[l] + R0 * out;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0,
+                    mlp->act[l - 1] + R0 * k, k, mlp->params + mlp->off_w[l], k, 0.0, z, out);
+        bias_act(rows, out, mlp->params + mlp->off_b[l], l < mlp->L, z);
+    }
+    return mlp->act[mlp->L] + R0 * mlp->w[mlp->L];
 }
 
 const double *gfn_mlp_forward(gfn_mlp *mlp, int rows, const double *in)
 {
-    GFN_ASSERT(mlp->params);
+    return gfn_mlp_forward_at(mlp, 0, rows, in);
+}
+
+/* dst row i = src row from[i], rows of width bytes. */
+static void gather_rows(int rows, const int *from, size_t width, const void *src, void *dst)
+{
+    for (int i = 0; i < rows; i++)
+        memcpy((char *)dst + (size_t)i * width, (const char *)src + (size_t)from[i] * width, width);
+}
+
+void gfn_mlp_permute_rows(gfn_mlp *mlp, int rows, const int *from)
+{
     GFN_ASSERT_CMP(rows, <=, mlp->cap);
-    GFN_ASSERT_CMP(rows, >=, 0);
-    if (mlp->f32)
-        return rows == 0 ? mlp->out64 : forward_f32(mlp, rows, in);
-    if (rows == 0)
-        return mlp->act[mlp->L];
-    memcpy(mlp->act[0], in, (size_t)rows * (size_t)mlp->w[0] * sizeof(double));
-    for (int l = 1; l <= mlp->L; l++) {
-        int k = mlp->w[l - 1], out = mlp->w[l];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0, mlp->act[l - 1], k,
-                    mlp->params + mlp->off_w[l], k, 0.0, mlp->act[l], out);
-        bias_act(rows, out, mlp->params + mlp->off_b[l], l < mlp->L, mlp->act[l]);
+    size_t hi = 0; /* rows [0, hi) are read */
+    for (int i = 0; i < rows; i++) {
+        GFN_ASSERT(from[i] >= 0 && from[i] < mlp->cap);
+        hi = (size_t)from[i] + 1 > hi ? (size_t)from[i] + 1 : hi;
     }
-    return mlp->act[mlp->L];
+    /* The backward buffers are free between a forward and its backward: one of
+     * them, (cap, max_w), holds a layer while it is gathered back. */
+    for (int l = 0; l <= mlp->L; l++) {
+        if (mlp->f32) {
+            size_t wb = (size_t)mlp->w[l] * sizeof(float);
+            memcpy(mlp->delta32[0], mlp->act32[l], hi * wb);
+            gather_rows(rows, from, wb, mlp->delta32[0], mlp->act32[l]);
+        } else {
+            size_t wb = (size_t)mlp->w[l] * sizeof(double);
+            memcpy(mlp->delta[0], mlp->act[l], hi * wb);
+            gather_rows(rows, from, wb, mlp->delta[0], mlp->act[l]);
+        }
+    }
+    if (mlp->f32) /* the double output is the float one converted */
+        to_double((size_t)rows * (size_t)mlp->w[mlp->L], mlp->act32[mlp->L], mlp->out64);
 }
 
 static void backward_f32(gfn_mlp *m, int rows, const double *d_out, double *d_in, int set)

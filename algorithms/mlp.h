@@ -63,6 +63,13 @@ void gfn_mlp_init_params(gfn_mlp *mlp, gsl_rng *rng);
 /* Forward pass over rows rows.  in is (rows, in_dim); returns the output
  * (rows, out_dim), valid until the next forward.  Activations are kept. */
 const double *gfn_mlp_forward(gfn_mlp *mlp, int rows, const double *in);
+/* The same for workspace rows [row0, row0 + rows), keeping the other rows:
+ * several calls fill one workspace that a single backward then covers.  Returns
+ * the output of row row0. */
+const double *gfn_mlp_forward_at(gfn_mlp *mlp, int row0, int rows, const double *in);
+/* Reorders the kept activations: row i becomes old row from[i] (from is (rows),
+ * entries < row capacity), as if the forward had been made in that order. */
+void gfn_mlp_permute_rows(gfn_mlp *mlp, int rows, const int *from);
 
 /* Back-propagates d_out (rows, out_dim) through the last forward (same rows):
  * ADDS dL/dparams into the bound gradient slice, and when d_in (rows, in_dim) is

@@ -40,6 +40,7 @@ struct gfn_model {
     double *d_logp, *d_logflow;    /* (cap_pf, GFN_NBR_MAX) */
     double *flow_feat, *flow_d;    /* (B_cap T_max, feat_dim), (B_cap T_max) */
     int *flow_row;                 /* (B_cap, T_max + 1) */
+    int *from;                     /* (cap_pf) gfn_model_forward_kept: held row of each row */
     int n_pf, n_pb, n_flow;        /* rows of the last forward */
     unsigned last_what;
 };
@@ -80,9 +81,10 @@ static int model_alloc_ws(gfn_model *m, gfn_error *err)
     m->flow_feat = calloc(E * (size_t)m->feat_dim, sizeof(double));
     m->flow_d = calloc(E, sizeof(double));
     m->flow_row = calloc(S, sizeof(int));
+    m->from = calloc((size_t)m->cap_pf, sizeof(int));
     if (!m->pf_states || !m->pb_states || !m->pf_row || !m->pf_j || !m->pb_row || !m->pb_j ||
         !m->fm_in_row || !m->fm_in_j || !m->d_logp || !m->d_logflow || !m->flow_feat ||
-        !m->flow_d || !m->flow_row)
+        !m->flow_d || !m->flow_row || !m->from)
         return gfn_error_set(err, GFN_ENOMEM, "model: out of memory for batch %zu x %zu", B, T);
     return GFN_OK;
 }
@@ -206,6 +208,7 @@ void gfn_model_free(gfn_model *m)
     free(m->flow_feat);
     free(m->flow_d);
     free(m->flow_row);
+    free(m->from);
     free(m);
 }
 
@@ -260,7 +263,21 @@ static int find_or_die(const gfn_policy *p, int row, const gfn_state *c)
     return j;
 }
 
-static void forward_pf(gfn_model *m, gfn_traj_batch *tb, int fm)
+/* The rows of a policy's states in the order listed, from what the policy holds
+ * (rows (B, stride): the held row of edge (b, t)) instead of a new evaluation. */
+static void reuse_rows(gfn_model *m, gfn_policy *p, const gfn_traj_batch *tb, const int *rows,
+                       int stride, int n)
+{
+    GFN_ASSERT_CMP(tb->T_max, <=, stride);
+    int k = 0;
+    for (int b = 0; b < tb->B; b++)
+        for (int t = 0; t < tb->len[b]; t++)
+            m->from[k++] = rows[(size_t)b * stride + t];
+    GFN_ASSERT_CMP(k, ==, n);
+    gfn_policy_permute(p, n, m->from);
+}
+
+static void forward_pf(gfn_model *m, gfn_traj_batch *tb, int fm, const int *rows, int stride)
 {
     int n = 0;
     for (int b = 0; b < tb->B; b++)
@@ -291,6 +308,8 @@ static void forward_pf(gfn_model *m, gfn_traj_batch *tb, int fm)
     /* Without FM no log f is read: rows with one child skip the network. */
     if (fm)
         gfn_policy_forward(m->pf, n, m->pf_states);
+    else if (rows)
+        reuse_rows(m, m->pf, tb, rows, stride, n);
     else
         gfn_policy_forward_logp(m->pf, n, m->pf_states);
     const double *lp = gfn_policy_logp(m->pf), *lf = gfn_policy_logflow(m->pf);
@@ -323,7 +342,7 @@ static void forward_pf(gfn_model *m, gfn_traj_batch *tb, int fm)
         }
 }
 
-static void forward_pb(gfn_model *m, gfn_traj_batch *tb)
+static void forward_pb(gfn_model *m, gfn_traj_batch *tb, const int *rows, int stride)
 {
     int n = 0;
     for (int b = 0; b < tb->B; b++)
@@ -332,7 +351,10 @@ static void forward_pb(gfn_model *m, gfn_traj_batch *tb)
             m->pb_states[n++] = *ST(tb, b, t + 1);
         }
     m->n_pb = n;
-    gfn_policy_forward_logp(m->pb, n, m->pb_states);
+    if (rows)
+        reuse_rows(m, m->pb, tb, rows, stride, n);
+    else
+        gfn_policy_forward_logp(m->pb, n, m->pb_states);
     const double *lp = gfn_policy_logp(m->pb);
     for (int b = 0; b < tb->B; b++)
         for (int t = 0; t < tb->len[b]; t++) {
@@ -364,15 +386,22 @@ static void forward_flow(gfn_model *m, gfn_traj_batch *tb)
 
 void gfn_model_forward(gfn_model *m, gfn_traj_batch *tb, unsigned what)
 {
+    gfn_model_forward_kept(m, tb, what, NULL, NULL, 0);
+}
+
+void gfn_model_forward_kept(gfn_model *m, gfn_traj_batch *tb, unsigned what, const int *pf_rows,
+                            const int *pb_rows, int stride)
+{
     GFN_ASSERT_CMP(tb->B, <=, m->cfg.B_cap);
     GFN_ASSERT_CMP(tb->T_max, <=, m->cfg.T_max);
     for (int b = 0; b < tb->B; b++)
         GFN_ASSERT(tb->len[b] >= 1 && tb->len[b] <= tb->T_max);
     GFN_ASSERT(!(what & GFN_FILL_FM) || m->cfg.fm);
+    GFN_ASSERT(!(pf_rows && (what & GFN_FILL_FM))); /* held rows have no log f */
     if (what & (GFN_FILL_PF | GFN_FILL_FM))
-        forward_pf(m, tb, (what & GFN_FILL_FM) != 0);
+        forward_pf(m, tb, (what & GFN_FILL_FM) != 0, pf_rows, stride);
     if (what & GFN_FILL_PB)
-        forward_pb(m, tb);
+        forward_pb(m, tb, pb_rows, stride);
     if (what & GFN_FILL_FLOW)
         forward_flow(m, tb);
     m->last_what = what;

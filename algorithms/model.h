@@ -97,6 +97,15 @@ double gfn_model_log_z(const gfn_model *m);
  * one-letter string's only parent) has log P = 0 and skips the networks.
  * A trajectory whose consecutive states are not an edge is a bug (assert). */
 void gfn_model_forward(gfn_model *m, gfn_traj_batch *tb, unsigned what);
+/* The same, but P_F (pf_rows not NULL; not with FM) and P_B (pb_rows) are not
+ * evaluated again: the policy already holds every state of tb at the current
+ * parameters, from the sampler that drew tb in keep mode, and rows[b * stride + t]
+ * is the held row of edge t of trajectory b (gfn_sampler_rows).  The held rows
+ * are reordered as gfn_model_forward would have evaluated them, so the results
+ * are those of gfn_model_forward wherever BLAS gives a row the same bits in
+ * batches of different sizes (the float32 kernel does by construction). */
+void gfn_model_forward_kept(gfn_model *m, gfn_traj_batch *tb, unsigned what, const int *pf_rows,
+                            const int *pb_rows, int stride);
 
 /* Back-propagates tb's d_ arrays selected by what through the last forward of
  * the same batch, ADDING into the gradient block: PF reads d_log_pf, PB d_log_pb,

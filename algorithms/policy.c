@@ -53,6 +53,8 @@ struct gfn_policy {
     double *s1, *d_s1;           /* SSR: (cap max_nbr, h1) first-layer output per pair, gradient */
     double *d_enc;               /* SSR: (cap (1 + max_nbr), embed) */
     int *pair_row;               /* SSR: (cap) first pair (and neighbour encoder row - n) of state i */
+    int *perm_net;               /* (cap) gfn_policy_permute: old network row of each new one */
+    void *scratch;               /* (cap rows of the widest per-row array) for gfn_policy_permute */
 };
 
 static void policy_free_ws(gfn_policy *p)
@@ -72,6 +74,10 @@ static void policy_free_ws(gfn_policy *p)
     free(p->d_s1);
     free(p->d_enc);
     free(p->pair_row);
+    free(p->perm_net);
+    free(p->scratch);
+    p->perm_net = NULL;
+    p->scratch = NULL;
     p->n_nbr = NULL;
     p->net_row = NULL;
     p->nbrs = NULL;
@@ -110,7 +116,13 @@ int gfn_policy_reserve(gfn_policy *p, int row_cap, gfn_error *err)
     p->nbrs = calloc(N, sizeof(gfn_state));
     p->logp = calloc(N, sizeof(double));
     p->logflow = calloc(N, sizeof(double));
-    ok = p->n_nbr && p->net_row && p->nbrs && p->logp && p->logflow;
+    size_t row_bytes = GFN_NBR_MAX * (sizeof(gfn_state) > sizeof(double) ? sizeof(gfn_state)
+                                                                          : sizeof(double));
+    if ((size_t)p->n_act > row_bytes)
+        row_bytes = (size_t)p->n_act;
+    p->perm_net = calloc(C, sizeof(int));
+    p->scratch = malloc(C * row_bytes);
+    ok = p->n_nbr && p->net_row && p->nbrs && p->logp && p->logflow && p->perm_net && p->scratch;
     if (p->cfg.kind == GFN_POLICY_SA) {
         p->lse = calloc(C, sizeof(double));
         p->amap = calloc(C * (size_t)p->n_act, 1);
@@ -287,22 +299,23 @@ void gfn_policy_init_params(gfn_policy *p, gsl_rng *rng)
 
 /* Neighbours of every row, which rows the networks see (all, or with no_flow
  * those with more than one neighbour), and (SA) their action maps. */
-static void policy_neighbours(gfn_policy *p, int n, const gfn_state *states)
+static void policy_neighbours(gfn_policy *p, int i0, int n, const gfn_state *states)
 {
-    int k_net = 0;
-    for (int i = 0; i < n; i++) {
+    int k_net = p->n_net; /* network rows so far (0 for a fresh forward) */
+    for (int i = i0; i < i0 + n; i++) {
+        const gfn_state *st = &states[i - i0];
         gfn_state *nb = p->nbrs + (size_t)i * GFN_NBR_MAX;
-        int k = p->dir == GFN_POLICY_FWD ? gfn_env_children(p->env, &states[i], nb)
-                                         : gfn_env_parents(p->env, &states[i], nb);
+        int k = p->dir == GFN_POLICY_FWD ? gfn_env_children(p->env, st, nb)
+                                         : gfn_env_parents(p->env, st, nb);
         GFN_ASSERT_CMP(k, <=, p->max_nbr);
         p->n_nbr[i] = k;
         p->net_row[i] = p->no_flow && k == 1 ? -1 : k_net++;
         if (p->cfg.kind == GFN_POLICY_SA && p->net_row[i] >= 0) {
             int8_t *am = p->amap + (size_t)p->net_row[i] * p->n_act;
             if (p->dir == GFN_POLICY_FWD)
-                gfn_env_fwd_action_map(p->env, &states[i], am);
+                gfn_env_fwd_action_map(p->env, st, am);
             else
-                gfn_env_bwd_action_map(p->env, &states[i], am);
+                gfn_env_bwd_action_map(p->env, st, am);
         }
         double *lp = p->logp + (size_t)i * GFN_NBR_MAX, *lf = p->logflow + (size_t)i * GFN_NBR_MAX;
         for (int j = 0; j < GFN_NBR_MAX; j++)
@@ -315,15 +328,19 @@ static void policy_neighbours(gfn_policy *p, int n, const gfn_state *states)
     p->n_net = k_net;
 }
 
-static void sa_forward(gfn_policy *p, int n, const gfn_state *states)
+/* Rows [i0, i0 + n); network rows from r0 (the rows before are kept). */
+static void sa_forward(gfn_policy *p, int i0, int r0, int n, const gfn_state *states)
 {
     int A = p->n_act;
-    for (int i = 0; i < n; i++)
+    for (int i = i0; i < i0 + n; i++)
         if (p->net_row[i] >= 0)
-            gfn_env_features(p->env, &states[i], p->feat + (size_t)p->net_row[i] * p->feat_dim);
-    const double *logits = gfn_mlp_forward(p->net, p->n_net, p->feat);
+            gfn_env_features(p->env, &states[i - i0],
+                             p->feat + (size_t)p->net_row[i] * p->feat_dim);
+    const double *logits = gfn_mlp_forward_at(p->net, r0, p->n_net - r0,
+                                              p->feat + (size_t)r0 * p->feat_dim);
+    logits -= (size_t)r0 * A; /* network row 0 */
     p->out = logits;
-    for (int i = 0; i < n; i++) {
+    for (int i = i0; i < i0 + n; i++) {
         int r = p->net_row[i];
         if (r < 0)
             continue;
@@ -493,9 +510,9 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
     (set ? gfn_mlp_backward_set : gfn_mlp_backward)(p->net, nk + pr, p->d_enc, NULL);
 }
 
-static void uniform_forward(gfn_policy *p, int n)
+static void uniform_forward(gfn_policy *p, int i0, int n)
 {
-    for (int i = 0; i < n; i++) {
+    for (int i = i0; i < i0 + n; i++) {
         double *lf = p->logflow + (size_t)i * GFN_NBR_MAX, *lp = p->logp + (size_t)i * GFN_NBR_MAX;
         for (int j = 0; j < p->n_nbr[i]; j++) {
             lf[j] = 0.0;
@@ -504,34 +521,93 @@ static void uniform_forward(gfn_policy *p, int n)
     }
 }
 
-static void policy_forward(gfn_policy *p, int n, const gfn_state *states, int no_flow)
+/* Rows [i0, i0 + n) from states (n); i0 > 0 appends to the rows held. */
+static void policy_forward(gfn_policy *p, int i0, int n, const gfn_state *states, int no_flow)
 {
-    GFN_ASSERT_CMP(n, <=, p->cap);
     GFN_ASSERT_CMP(n, >=, 0);
-    p->n = n;
+    GFN_ASSERT_CMP(i0 + n, <=, p->cap);
+    if (i0 == 0)
+        p->n_net = 0;
+    p->n = i0 + n;
     p->no_flow = no_flow;
-    policy_neighbours(p, n, states);
+    int r0 = p->n_net;
+    policy_neighbours(p, i0, n, states);
     switch (p->cfg.kind) {
     case GFN_POLICY_SA:
-        sa_forward(p, n, states);
+        sa_forward(p, i0, r0, n, states);
         break;
     case GFN_POLICY_SSR:
+        GFN_ASSERT(i0 == 0); /* its encoder rows are laid out per batch */
         ssr_forward(p, n, states);
         break;
     case GFN_POLICY_UNIFORM:
-        uniform_forward(p, n);
+        uniform_forward(p, i0, n);
         break;
     }
 }
 
 void gfn_policy_forward(gfn_policy *p, int n, const gfn_state *states)
 {
-    policy_forward(p, n, states, 0);
+    policy_forward(p, 0, n, states, 0);
 }
 
 void gfn_policy_forward_logp(gfn_policy *p, int n, const gfn_state *states)
 {
-    policy_forward(p, n, states, 1);
+    policy_forward(p, 0, n, states, 1);
+}
+
+int gfn_policy_forward_logp_append(gfn_policy *p, int n, const gfn_state *states)
+{
+    GFN_ASSERT(p->cfg.kind != GFN_POLICY_SSR);
+    GFN_ASSERT(p->no_flow); /* the rows held are from forward_logp */
+    int i0 = p->n;
+    policy_forward(p, i0, n, states, 1);
+    return i0;
+}
+
+int gfn_policy_rows(const gfn_policy *p) { return p->n; }
+
+/* base (cap rows of width bytes): row i becomes old row from[i], i < n, through
+ * scratch; rows [0, hi) are the ones read. */
+static void permute(int n, const int *from, int hi, size_t width, void *base, void *scratch)
+{
+    memcpy(scratch, base, (size_t)hi * width);
+    for (int i = 0; i < n; i++)
+        memcpy((char *)base + (size_t)i * width, (char *)scratch + (size_t)from[i] * width, width);
+}
+
+void gfn_policy_permute(gfn_policy *p, int n, const int *from)
+{
+    GFN_ASSERT(p->cfg.kind != GFN_POLICY_SSR);
+    int hi = 0;
+    for (int i = 0; i < n; i++) {
+        GFN_ASSERT(from[i] >= 0 && from[i] < p->n);
+        hi = from[i] + 1 > hi ? from[i] + 1 : hi;
+    }
+    /* The network rows in the new order, before net_row itself moves. */
+    int k_net = 0, hi_net = 0;
+    for (int i = 0; i < n; i++) {
+        int r = p->net_row[from[i]];
+        if (r >= 0) {
+            p->perm_net[k_net++] = r;
+            hi_net = r + 1 > hi_net ? r + 1 : hi_net;
+        }
+    }
+    permute(n, from, hi, sizeof(int), p->n_nbr, p->scratch);
+    permute(n, from, hi, GFN_NBR_MAX * sizeof(gfn_state), p->nbrs, p->scratch);
+    permute(n, from, hi, GFN_NBR_MAX * sizeof(double), p->logp, p->scratch);
+    permute(n, from, hi, GFN_NBR_MAX * sizeof(double), p->logflow, p->scratch);
+    permute(n, from, hi, sizeof(int), p->net_row, p->scratch);
+    for (int i = 0, k = 0; i < n; i++)
+        if (p->net_row[i] >= 0)
+            p->net_row[i] = k++;
+    if (p->cfg.kind == GFN_POLICY_SA) {
+        permute(k_net, p->perm_net, hi_net, sizeof(double), p->lse, p->scratch);
+        permute(k_net, p->perm_net, hi_net, (size_t)p->n_act, p->amap, p->scratch);
+        gfn_mlp_permute_rows(p->net, k_net, p->perm_net);
+    }
+    p->n = n;
+    p->n_net = k_net;
 }
 
 static void policy_backward(gfn_policy *p, const double *d_logp, const double *d_logflow, int set)

@@ -84,6 +84,17 @@ void gfn_policy_forward(gfn_policy *p, int n, const gfn_state *states);
  * other rows are filled as by gfn_policy_forward (to the last bits only when
  * BLAS picks the same kernels for the smaller batch). */
 void gfn_policy_forward_logp(gfn_policy *p, int n, const gfn_state *states);
+/* SA and UNIFORM: evaluates n more states after the rows held from the last
+ * gfn_policy_forward_logp (or append), keeping those, so that one backward
+ * can cover states evaluated step by step (a sampler's).  Returns the index of
+ * the first new row; the held rows must fit the row capacity. */
+int gfn_policy_forward_logp_append(gfn_policy *p, int n, const gfn_state *states);
+int gfn_policy_rows(const gfn_policy *p); /* rows held from the last forward */
+/* SA and UNIFORM: reorders the rows held: row i becomes old row from[i] (from is
+ * (n), entries < gfn_policy_rows), network activations included, exactly as if
+ * those states had been evaluated in that order (when BLAS gives a row the same
+ * bits whatever the other rows: mlp.h).  n becomes the number of rows held. */
+void gfn_policy_permute(gfn_policy *p, int n, const int *from);
 int gfn_policy_n_nbr(const gfn_policy *p, int i);
 const gfn_state *gfn_policy_nbrs(const gfn_policy *p, int i); /* (n_nbr) */
 const double *gfn_policy_logp(const gfn_policy *p);

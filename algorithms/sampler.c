@@ -16,6 +16,9 @@ struct gfn_sampler {
     int B_cap;
     int *active;       /* (B_cap) indices of unfinished trajectories */
     gfn_state *cur;    /* (B_cap) their current states, contiguous for the policy */
+    int keep_T;        /* > 0: keep mode for trajectories of up to keep_T edges */
+    int *rows;         /* (B_cap, keep_T) policy row of each edge's evaluated state */
+    int kept;          /* the last batch was kept (rows valid) */
 };
 
 gfn_sampler *gfn_sampler_alloc(const gfn_env *env, int B_cap, gfn_error *err)
@@ -41,6 +44,7 @@ void gfn_sampler_free(gfn_sampler *s)
         return;
     free(s->active);
     free(s->cur);
+    free(s->rows);
     free(s);
 }
 
@@ -90,12 +94,18 @@ static int advance(gfn_sampler *s, gfn_policy *p, double epsilon, gsl_rng *rng, 
     int cap = gfn_policy_row_cap(p), kept = 0;
     for (int c0 = 0; c0 < *n_active; c0 += cap) {
         int m = *n_active - c0 < cap ? *n_active - c0 : cap;
-        gfn_policy_forward_logp(p, m, s->cur + c0);
+        int r0 = 0; /* policy row of this chunk's first state */
+        if (s->kept && tb->len[s->active[c0]] > 0)
+            r0 = gfn_policy_forward_logp_append(p, m, s->cur + c0);
+        else
+            gfn_policy_forward_logp(p, m, s->cur + c0);
         const double *lp = gfn_policy_logp(p);
-        for (int i = 0; i < m; i++) {
-            int b = s->active[c0 + i];
+        for (int k = 0; k < m; k++) {
+            int i = r0 + k, b = s->active[c0 + k];
             int j = draw_step(lp + (size_t)i * GFN_NBR_MAX, gfn_policy_n_nbr(p, i), epsilon, rng);
             const gfn_state *next = &gfn_policy_nbrs(p, i)[j];
+            if (s->kept)
+                s->rows[(size_t)b * s->keep_T + tb->len[b]] = i;
             int t = ++tb->len[b];
             if (t > tb->T_max)
                 return gfn_error_set(err, GFN_EVALUE,
@@ -104,7 +114,7 @@ static int advance(gfn_sampler *s, gfn_policy *p, double epsilon, gsl_rng *rng, 
             int done = fwd ? next->term : (next->level == 0 && !next->term);
             if (!done) {
                 s->active[kept] = b;
-                s->cur[kept] = *next; /* kept <= c0 + i: never overwrites an unread row */
+                s->cur[kept] = *next; /* kept <= c0 + k: never overwrites an unread row */
                 kept++;
             }
         }
@@ -121,6 +131,30 @@ static int check_batch(const gfn_sampler *s, int B, const gfn_traj_batch *tb, gf
     return GFN_OK;
 }
 
+/* Keep this batch's evaluations when the policy can append and hold them all. */
+static void start_keep(gfn_sampler *s, const gfn_policy *p, int B, const gfn_traj_batch *tb)
+{
+    s->kept = s->keep_T > 0 && tb->T_max <= s->keep_T && gfn_policy_get_kind(p) != GFN_POLICY_SSR &&
+              (int64_t)B * tb->T_max <= gfn_policy_row_cap(p);
+}
+
+int gfn_sampler_keep(gfn_sampler *s, int T_max, gfn_error *err)
+{
+    free(s->rows);
+    s->rows = NULL;
+    s->keep_T = 0;
+    s->kept = 0;
+    if (T_max < 1)
+        return GFN_OK;
+    if (!(s->rows = malloc((size_t)s->B_cap * (size_t)T_max * sizeof(int))))
+        return gfn_error_set(err, GFN_ENOMEM, "sampler: out of memory");
+    s->keep_T = T_max;
+    return GFN_OK;
+}
+
+const int *gfn_sampler_rows(const gfn_sampler *s) { return s->kept ? s->rows : NULL; }
+int gfn_sampler_rows_stride(const gfn_sampler *s) { return s->keep_T; }
+
 int gfn_sampler_forward(gfn_sampler *s, gfn_policy *pf, double epsilon, gsl_rng *rng, int B,
                         gfn_traj_batch *tb, gfn_error *err)
 {
@@ -129,6 +163,7 @@ int gfn_sampler_forward(gfn_sampler *s, gfn_policy *pf, double epsilon, gsl_rng 
     if (rc)
         return rc;
     tb->B = B;
+    start_keep(s, pf, B, tb);
     for (int b = 0; b < B; b++) {
         tb->len[b] = 0;
         gfn_env_initial(s->env, traj_state(tb, b, 0));
@@ -152,6 +187,7 @@ int gfn_sampler_backward(gfn_sampler *s, gfn_policy *pb, gsl_rng *rng, int B,
     if (rc)
         return rc;
     tb->B = B;
+    start_keep(s, pb, B, tb);
     for (int b = 0; b < B; b++) {
         if (x_rank[b] < 0 || x_rank[b] >= gfn_env_terminal_count(s->env))
             return gfn_error_set(err, GFN_EVALUE, "sampler: terminal rank %lld out of range",
@@ -171,6 +207,13 @@ int gfn_sampler_backward(gfn_sampler *s, gfn_policy *pb, gsl_rng *rng, int B,
             gfn_state t = *traj_state(tb, b, i);
             *traj_state(tb, b, i) = *traj_state(tb, b, j);
             *traj_state(tb, b, j) = t;
+        }
+        /* The row of step k evaluated s_{len - k}, the end of edge len - 1 - k. */
+        int *r = s->kept ? s->rows + (size_t)b * s->keep_T : NULL;
+        for (int i = 0, j = tb->len[b] - 1; r && i < j; i++, j--) {
+            int t = r[i];
+            r[i] = r[j];
+            r[j] = t;
         }
         set_reward(s->env, tb, b, traj_state(tb, b, tb->len[b]));
     }

@@ -40,4 +40,17 @@ int gfn_sampler_forward(gfn_sampler *s, gfn_policy *pf, double epsilon, gsl_rng 
 int gfn_sampler_backward(gfn_sampler *s, gfn_policy *pb, gsl_rng *rng, int B,
                          const int64_t *x_rank, gfn_traj_batch *tb, gfn_error *err);
 
+/* Keep mode (T_max >= 1; 0 turns it off): the steps of a batch append their
+ * evaluations to the policy's held rows (gfn_policy_forward_logp_append) instead
+ * of replacing them, so that after the batch the policy holds every state it
+ * evaluated, as one forward would - a training forward on the same parameters
+ * can reuse them (gfn_model_forward_kept).  Applies to batches whose B x tb->T_max
+ * rows fit the policy (SA or uniform) and tb->T_max <= T_max. */
+int gfn_sampler_keep(gfn_sampler *s, int T_max, gfn_error *err);
+/* After a kept batch: (B_cap, stride) with entry [b * stride + t] the policy row
+ * holding the state of edge t of trajectory b that the policy scored (forward:
+ * s_t, backward: s_{t+1}); NULL when the last batch was not kept. */
+const int *gfn_sampler_rows(const gfn_sampler *s);
+int gfn_sampler_rows_stride(const gfn_sampler *s);
+
 #endif

@@ -146,6 +146,16 @@ gfn_trainer *gfn_trainer_alloc(const gfn_env *env, const gfn_trainer_config *cfg
         goto fail;
     gfn_model_init_params(t->model, t->rng);
     t->fill_fwd = fill_for_objective(o);
+    /* Float32: the first training forward on a sampled batch reuses the
+     * sampler's evaluations (same parameters): not for FM, which needs log f at
+     * rows the sampler skips, nor with a guide, which trains on other
+     * trajectories.  Not in double: there BLAS may round a row differently in a
+     * batch of another size (OpenBLAS 0.3.21, Zen 4: dgemm 16 x 22 x 1024 vs
+     * 80 x 22 x 1024, the qm9str output layer), and double results stay those
+     * of one forward per batch to the bit. */
+    if (mc.f32 && !(o->needs & GFN_NEED_FM) && !(o->needs & GFN_NEED_GUIDE) &&
+        gfn_sampler_keep(t->sampler, T_max, err))
+        goto fail;
     if (o->needs & GFN_NEED_GUIDE) {
         if (!(t->guide = gfn_guide_alloc(env, cfg->guide_temperature, err)))
             goto fail;
@@ -252,13 +262,19 @@ static int guide_batch(gfn_trainer *t, const int64_t *x, int n, gfn_error *err)
     return GFN_OK;
 }
 
-/* steps_per_batch optimiser steps on tb; adds the losses to *loss_sum. */
-static int train_steps(gfn_trainer *t, gfn_traj_batch *tb, double *loss_sum, int *n_steps,
-                       gfn_error *err)
+/* steps_per_batch optimiser steps on tb; adds the losses to *loss_sum.  The
+ * first step takes P_F (pf_rows) or P_B (pb_rows) from the sampler that drew tb
+ * when not NULL: the parameters have not changed since. */
+static int train_steps(gfn_trainer *t, gfn_traj_batch *tb, const int *pf_rows, const int *pb_rows,
+                       double *loss_sum, int *n_steps, gfn_error *err)
 {
     const gfn_objective *o = t->cfg.objective;
+    int stride = gfn_sampler_rows_stride(t->sampler);
     for (int step = 0; step < t->cfg.steps_per_batch; step++) {
-        gfn_model_forward(t->model, tb, t->fill_fwd);
+        if (step == 0)
+            gfn_model_forward_kept(t->model, tb, t->fill_fwd, pf_rows, pb_rows, stride);
+        else
+            gfn_model_forward(t->model, tb, t->fill_fwd);
         double step_loss = 0;
         for (int ph = 0; ph < o->n_phases; ph++) {
             const gfn_objective_phase *phase = &o->phase[ph];
@@ -283,17 +299,20 @@ static int train_steps(gfn_trainer *t, gfn_traj_batch *tb, double *loss_sum, int
     return GFN_OK;
 }
 
-/* Trains on the trajectories to x (n) of tb: directly, or via the guide. */
-static int train_on(gfn_trainer *t, gfn_traj_batch *tb, const int64_t *x, int n,
+/* Trains on the trajectories to x (n) of tb: directly (reusing the sampler's
+ * evaluations of P_F when fwd, of P_B otherwise, when it kept them), or via the
+ * guide. */
+static int train_on(gfn_trainer *t, gfn_traj_batch *tb, int fwd, const int64_t *x, int n,
                     double *loss_sum, int *n_steps, gfn_error *err)
 {
     if (t->guide) {
         int rc = guide_batch(t, x, n, err);
         if (rc)
             return rc;
-        tb = &t->guided;
+        return train_steps(t, &t->guided, NULL, NULL, loss_sum, n_steps, err);
     }
-    return train_steps(t, tb, loss_sum, n_steps, err);
+    const int *rows = gfn_sampler_rows(t->sampler);
+    return train_steps(t, tb, fwd ? rows : NULL, fwd ? NULL : rows, loss_sum, n_steps, err);
 }
 
 int gfn_trainer_round(gfn_trainer *t, gfn_error *err)
@@ -314,7 +333,7 @@ int gfn_trainer_round(gfn_trainer *t, gfn_error *err)
     }
     double loss_sum = 0;
     int n_steps = 0;
-    if ((rc = train_on(t, &t->online, t->online_x, t->n_online, &loss_sum, &n_steps, err)))
+    if ((rc = train_on(t, &t->online, 1, t->online_x, t->n_online, &loss_sum, &n_steps, err)))
         return rc;
     int n = c->replay == GFN_REPLAY_NONE || c->replay_batch == 0
                 ? 0
@@ -324,7 +343,7 @@ int gfn_trainer_round(gfn_trainer *t, gfn_error *err)
             (rc = gfn_sampler_backward(t->sampler, gfn_model_pb(t->model), t->rng, n, t->replay_x,
                                        &t->replay, err)))
             return rc;
-        if ((rc = train_on(t, &t->replay, t->replay_x, n, &loss_sum, &n_steps, err)))
+        if ((rc = train_on(t, &t->replay, 0, t->replay_x, n, &loss_sum, &n_steps, err)))
             return rc;
         t->trajectories += n;
     }

@@ -6,6 +6,9 @@
  *   - Adam's float mirror (gfn_adam.mirror32) holds (float) of every stepped
  *     parameter, leaves the others alone and does not change the update itself;
  *     a float32 model stepped by Adam computes what a refreshed copy computes;
+ *   - a training forward that reuses a kept sampler's evaluations
+ *     (gfn_sampler_keep, gfn_model_forward_kept) gives the log P and gradient of
+ *     a fresh forward, for forward (P_F) and backward (P_B) sampling;
  *   - the float32 forward's small-batch kernel (long rows, up to 128 rows;
  *     mlp.c gemm_abt_f) agrees with double to ~1e-5 relative, with tails in rows,
  *     outputs and k, and a row's result does not depend on the other rows.
@@ -241,6 +244,86 @@ static void test_model_mirror(void)
     gfn_env_free(env);
 }
 
+/* A training forward that reuses a kept sampler's evaluations (forward P_F,
+ * backward P_B) gives the log P and the gradient of a fresh forward. */
+static void check_kept(gfn_env *env, gfn_policy_kind pb_kind, int f32)
+{
+    gfn_model_config cfg;
+    gfn_model_config_default(&cfg);
+    cfg.pf = small_policy(GFN_POLICY_SA);
+    cfg.pb = small_policy(pb_kind);
+    cfg.B_cap = 7;
+    cfg.T_max = 6;
+    cfg.f32 = f32;
+    gfn_error err;
+    gfn_model *m = gfn_model_alloc(env, &cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 9);
+    gfn_model_init_params(m, rng);
+    gfn_traj_batch tb;
+    CU_ASSERT_EQUAL_FATAL(gfn_traj_batch_init(&tb, 7, 6, &err), GFN_OK);
+    gfn_sampler *smp = gfn_sampler_alloc(env, 7, &err);
+    CU_ASSERT_EQUAL_FATAL(gfn_sampler_keep(smp, 6, &err), GFN_OK);
+    size_t n = gfn_model_n_params(m), E = 7 * 6;
+    double *gk = malloc(n * sizeof(double)), *lp = malloc(E * sizeof(double));
+    double *lb = malloc(E * sizeof(double));
+    unsigned all = GFN_FILL_PF | GFN_FILL_PB;
+    for (int dir = 0; dir < 2; dir++) {
+        if (dir == 0) {
+            CU_ASSERT_EQUAL_FATAL(gfn_sampler_forward(smp, gfn_model_pf(m), 0.2, rng, 7, &tb, &err),
+                                  GFN_OK);
+        } else {
+            int64_t x[7];
+            for (int b = 0; b < 7; b++)
+                x[b] = (int64_t)((b * 5 + 3) % gfn_env_terminal_count(env));
+            CU_ASSERT_EQUAL_FATAL(gfn_sampler_backward(smp, gfn_model_pb(m), rng, 7, x, &tb, &err),
+                                  GFN_OK);
+        }
+        const int *rows = gfn_sampler_rows(smp);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(rows);
+        /* P_F kept after forward sampling, P_B after backward sampling. */
+        gfn_model_forward_kept(m, &tb, all, dir == 0 ? rows : NULL, dir == 1 ? rows : NULL,
+                               gfn_sampler_rows_stride(smp));
+        memcpy(lp, tb.log_pf, E * sizeof(double));
+        memcpy(lb, tb.log_pb, E * sizeof(double));
+        fake_grads(&tb);
+        gfn_model_backward_set(m, &tb, all);
+        memcpy(gk, gfn_model_grads(m), n * sizeof(double));
+        /* The same batch through a fresh forward. */
+        gfn_model_forward(m, &tb, all);
+        fake_grads(&tb);
+        gfn_model_backward_set(m, &tb, all);
+        double tol = f32 ? 1e-6 : 1e-12;
+        double dp = rel_diff(lp, tb.log_pf, E), db = rel_diff(lb, tb.log_pb, E);
+        double dg = rel_diff(gk, gfn_model_grads(m), n);
+        if (!(dp <= tol && db <= tol && dg <= tol))
+            printf("\n  kept vs fresh (%s, pb kind %d, f32 %d): log P_F %.3g, log P_B %.3g, "
+                   "gradient %.3g\n", dir ? "backward" : "forward", pb_kind, f32, dp, db, dg);
+        CU_ASSERT(dp <= tol);
+        CU_ASSERT(db <= tol);
+        CU_ASSERT(dg <= tol);
+    }
+    free(gk);
+    free(lp);
+    free(lb);
+    gfn_sampler_free(smp);
+    gfn_traj_batch_close(&tb);
+    gsl_rng_free(rng);
+    gfn_model_free(m);
+}
+
+static void test_forward_kept(void)
+{
+    gfn_env *env = open_synth(3, 4);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    for (int f32 = 0; f32 <= 1; f32++) {
+        check_kept(env, GFN_POLICY_SA, f32);
+        check_kept(env, GFN_POLICY_UNIFORM, f32);
+    }
+    gfn_env_free(env);
+}
+
 /* Widths whose long layers take the small-batch kernel, with tails everywhere:
  * k = 300 and 257 (not multiples of 16), 257 and 9 outputs (not multiples of 4). */
 static void test_small_kernel(void)
@@ -310,6 +393,7 @@ void gfn_test_suite_speedpaths(void)
                 test_backward_set);
     CU_add_test(s, "Adam's float mirror: (float) of stepped parameters, same update", test_adam_mirror);
     CU_add_test(s, "float32 model stepped by Adam == refreshed float copy", test_model_mirror);
+    CU_add_test(s, "forward_kept (sampler's kept rows) == fresh forward, P_F and P_B", test_forward_kept);
     CU_add_test(s, "float32 small-batch kernel within 1e-5 of double (tails in rows, k, outputs)",
                 test_small_kernel);
 }
