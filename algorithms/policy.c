@@ -565,8 +565,6 @@ int gfn_policy_forward_logp_append(gfn_policy *p, int n, const gfn_state *states
     return i0;
 }
 
-int gfn_policy_rows(const gfn_policy *p) { return p->n; }
-
 /* base (cap rows of width bytes): row i becomes old row from[i], i < n, through
  * scratch; rows [0, hi) are the ones read. */
 static void permute(int n, const int *from, int hi, size_t width, void *base, void *scratch)

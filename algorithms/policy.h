@@ -89,11 +89,11 @@ void gfn_policy_forward_logp(gfn_policy *p, int n, const gfn_state *states);
  * can cover states evaluated step by step (a sampler's).  Returns the index of
  * the first new row; the held rows must fit the row capacity. */
 int gfn_policy_forward_logp_append(gfn_policy *p, int n, const gfn_state *states);
-int gfn_policy_rows(const gfn_policy *p); /* rows held from the last forward */
 /* SA and UNIFORM: reorders the rows held: row i becomes old row from[i] (from is
- * (n), entries < gfn_policy_rows), network activations included, exactly as if
- * those states had been evaluated in that order (when BLAS gives a row the same
- * bits whatever the other rows: mlp.h).  n becomes the number of rows held. */
+ * (n), entries < the rows held), network activations included, as if those
+ * states had been evaluated in that order (to the bit when BLAS gives a row the
+ * same bits whatever the other rows; see gfn_model_forward_kept).  n becomes the
+ * number of rows held. */
 void gfn_policy_permute(gfn_policy *p, int n, const int *from);
 int gfn_policy_n_nbr(const gfn_policy *p, int i);
 const gfn_state *gfn_policy_nbrs(const gfn_policy *p, int i); /* (n_nbr) */

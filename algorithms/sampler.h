@@ -12,7 +12,8 @@
  * Each step evaluates the policy once over all unfinished trajectories (in
  * chunks of its row capacity); this overwrites what the policy kept for a
  * backward pass, so sample before a training forward, not between it and its
- * backward.
+ * backward.  In keep mode (gfn_sampler_keep) a batch's evaluations are kept
+ * together instead, for the first training forward to reuse.
  */
 #ifndef GFN_SAMPLER_H
 #define GFN_SAMPLER_H
