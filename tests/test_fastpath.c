@@ -20,34 +20,7 @@
 #include "params.h"
 #include "policy.h"
 #include "task.h"
-
-static double rel_diff(const double *a, const double *b, size_t n)
-{
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        d = fmax(d, fabs(a[i] - b[i]));
-        s = fmax(s, fabs(b[i]));
-    }
-    return d / (s + 1e-12);
-}
-
-static gfn_env *open_synth(int A, int n)
-{
-    gfn_params p;
-    gfn_error err;
-    char buf[64];
-    gfn_params_init(&p);
-    gfn_params_set_arg(&p, "mdp=pa", "test", &err);
-    snprintf(buf, sizeof buf, "alphabet=%d", A);
-    gfn_params_set_arg(&p, buf, "test", &err);
-    snprintf(buf, sizeof buf, "n=%d", n);
-    gfn_params_set_arg(&p, buf, "test", &err);
-    gfn_env *env = NULL;
-    if (gfn_task_open("synth", &p, &env, &err) != GFN_OK)
-        printf("\n  cannot open synth: %s\n", err.msg);
-    gfn_params_close(&p);
-    return env;
-}
+#include "testutil.h"
 
 /* Every state of every level plus every terminal (BWD) or every non-terminal (FWD). */
 static int states_for(const gfn_env *env, gfn_policy_dir dir, gfn_state *out, int cap)
@@ -68,7 +41,7 @@ static int states_for(const gfn_env *env, gfn_policy_dir dir, gfn_state *out, in
 
 static void check_logp_only(gfn_policy_kind kind, gfn_policy_dir dir)
 {
-    gfn_env *env = open_synth(3, 3);
+    gfn_env *env = gfn_test_open_task("synth", "mdp=pa alphabet=%d n=%d", 3, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     gfn_state st[128];
     int n = states_for(env, dir, st, 128);
@@ -104,7 +77,7 @@ static void check_logp_only(gfn_policy_kind kind, gfn_policy_dir dir)
             worst = fmax(worst, fabs(a - b));
         }
     gfn_policy_backward(p, d, NULL);
-    double gd = rel_diff(g2, g1, np);
+    double gd = gfn_test_rel_diff(g2, g1, np);
     if (worst > 1e-12 || gd > 1e-12)
         printf("\n  kind %d dir %d: |log P diff| %.3g, gradient rel diff %.3g\n", kind, dir, worst,
                gd);
@@ -153,10 +126,10 @@ static void test_mlp_f32(void)
         dout[i] = cos(0.91 * i);
     memcpy(oa, gfn_mlp_forward(a, rows, in), (size_t)rows * 9 * sizeof(double));
     const double *ob = gfn_mlp_forward(b, rows, in);
-    double df = rel_diff(ob, oa, (size_t)rows * 9);
+    double df = gfn_test_rel_diff(ob, oa, (size_t)rows * 9);
     gfn_mlp_backward(a, rows, dout, dia);
     gfn_mlp_backward(b, rows, dout, dib);
-    double dg = rel_diff(gb, ga, np), di = rel_diff(dib, dia, (size_t)rows * 32);
+    double dg = gfn_test_rel_diff(gb, ga, np), di = gfn_test_rel_diff(dib, dia, (size_t)rows * 32);
     if (!(df < 1e-4 && dg < 1e-4 && di < 1e-4))
         printf("\n  f32 vs f64: output %.3g, param grad %.3g, input grad %.3g\n", df, dg, di);
     CU_ASSERT(df < 1e-4);
@@ -169,7 +142,7 @@ static void test_mlp_f32(void)
     gfn_mlp_params_changed(b);
     memcpy(oa, gfn_mlp_forward(a, rows, in), (size_t)rows * 9 * sizeof(double));
     ob = gfn_mlp_forward(b, rows, in);
-    df = rel_diff(ob, oa, (size_t)rows * 9);
+    df = gfn_test_rel_diff(ob, oa, (size_t)rows * 9);
     if (!(df < 1e-4))
         printf("\n  f32 after params_changed: output %.3g\n", df);
     CU_ASSERT(df < 1e-4);
@@ -189,7 +162,7 @@ static void test_mlp_f32(void)
 /* A float32 model gives log P_F within ~1e-4 of the double model on a trajectory batch. */
 static void test_model_f32(void)
 {
-    gfn_env *env = open_synth(4, 4);
+    gfn_env *env = gfn_test_open_task("synth", "mdp=pa alphabet=%d n=%d", 4, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     gfn_model_config c;
     gfn_model_config_default(&c);
@@ -226,7 +199,7 @@ static void test_model_f32(void)
         memcpy(lp[k], tb.log_pf, sizeof lp[k]);
         memcpy(lb[k], tb.log_pb, sizeof lb[k]);
     }
-    double d1 = rel_diff(lp[1], lp[0], 20), d2 = rel_diff(lb[1], lb[0], 20);
+    double d1 = gfn_test_rel_diff(lp[1], lp[0], 20), d2 = gfn_test_rel_diff(lb[1], lb[0], 20);
     if (!(d1 < 1e-4 && d2 < 1e-4))
         printf("\n  model f32 vs f64: log P_F %.3g, log P_B %.3g\n", d1, d2);
     CU_ASSERT(d1 < 1e-4);

@@ -16,25 +16,7 @@
 #include "guide.h"
 #include "task.h"
 #include "traj.h"
-
-static gfn_env *open_task(const char *name, const char *args)
-{
-    gfn_params p;
-    gfn_error err;
-    gfn_params_init(&p);
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", args);
-    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " "))
-        gfn_params_set_arg(&p, tok, "test", &err);
-    gfn_env *env = NULL;
-    int rc = gfn_task_open(name, &p, &env, &err);
-    gfn_params_close(&p);
-    if (rc != GFN_OK) {
-        printf("\n  opening %s %s: %s\n", name, args, err.msg);
-        return NULL;
-    }
-    return env;
-}
+#include "testutil.h"
 
 /* Multisets of 4 letters over ABC with varied rewards. */
 static gfn_env *open_small_bag(void)
@@ -59,15 +41,15 @@ static gfn_env *open_env(int which)
 {
     switch (which) {
     case 0:
-        return open_task("synth", "mdp=pa alphabet=3 n=4 reward_seed=3");
+        return gfn_test_open_task("synth", "%s", "mdp=pa alphabet=3 n=4 reward_seed=3");
     case 1:
-        return open_task("synth", "mdp=ar alphabet=2 n=5 reward_seed=4");
+        return gfn_test_open_task("synth", "%s", "mdp=ar alphabet=2 n=5 reward_seed=4");
     case 2:
         return open_small_bag();
     case 3:
-        return open_task("hypergrid", "dim=2 side=5");
+        return gfn_test_open_task("hypergrid", "%s", "dim=2 side=5");
     default:
-        return open_task("hypergrid", "dim=3 side=3");
+        return gfn_test_open_task("hypergrid", "%s", "dim=3 side=3");
     }
 }
 #define N_ENVS 5
@@ -314,7 +296,7 @@ static void test_resample_frequencies(void)
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 79);
     gfn_error err;
-    gfn_env *env = open_task("synth", "mdp=pa alphabet=3 n=4 reward_seed=5");
+    gfn_env *env = gfn_test_open_task("synth", "%s", "mdp=pa alphabet=3 n=4 reward_seed=5");
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     gfn_guide *g = gfn_guide_alloc(env, 3.0, &err);
     seen_set ss;

@@ -17,6 +17,7 @@
 #include "objective.h"
 #include "task.h"
 #include "traj.h"
+#include "testutil.h"
 
 #define NB 5
 #define NT 6
@@ -507,22 +508,6 @@ static void exact_flow_trajectory(const exact_flow *ef, gsl_rng *rng, gfn_traj_b
     }
 }
 
-static gfn_env *open_task(const char *name, const char *args)
-{
-    gfn_params p;
-    gfn_error err;
-    gfn_params_init(&p);
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", args);
-    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " "))
-        gfn_params_set_arg(&p, tok, "test", &err);
-    gfn_env *env = NULL;
-    if (gfn_task_open(name, &p, &env, &err) != GFN_OK)
-        printf("\n  opening %s %s: %s\n", name, args, err.msg);
-    gfn_params_close(&p);
-    return env;
-}
-
 static void test_optimal_flow(void)
 {
     const char *tasks[][2] = {{"synth", "mdp=pa alphabet=2 n=3 reward_seed=1"},
@@ -533,7 +518,7 @@ static void test_optimal_flow(void)
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 99);
     for (size_t k = 0; k < sizeof tasks / sizeof tasks[0]; k++) {
-        gfn_env *env = open_task(tasks[k][0], tasks[k][1]);
+        gfn_env *env = gfn_test_open_task(tasks[k][0], "%s", tasks[k][1]);
         CU_ASSERT_PTR_NOT_NULL_FATAL(env);
         exact_flow ef;
         exact_flow_build(&ef, env);

@@ -29,34 +29,7 @@
 #include "sampler.h"
 #include "task.h"
 #include "traj.h"
-
-static double rel_diff(const double *a, const double *b, size_t n)
-{
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        d = fmax(d, fabs(a[i] - b[i]));
-        s = fmax(s, fabs(b[i]));
-    }
-    return d / (s + 1e-12);
-}
-
-static gfn_env *open_synth(int A, int n)
-{
-    gfn_params p;
-    gfn_error err;
-    char buf[64];
-    gfn_params_init(&p);
-    gfn_params_set_arg(&p, "mdp=pa", "test", &err);
-    snprintf(buf, sizeof buf, "alphabet=%d", A);
-    gfn_params_set_arg(&p, buf, "test", &err);
-    snprintf(buf, sizeof buf, "n=%d", n);
-    gfn_params_set_arg(&p, buf, "test", &err);
-    gfn_env *env = NULL;
-    if (gfn_task_open("synth", &p, &env, &err) != GFN_OK)
-        printf("\n  cannot open synth: %s\n", err.msg);
-    gfn_params_close(&p);
-    return env;
-}
+#include "testutil.h"
 
 static gfn_policy_config small_policy(gfn_policy_kind kind)
 {
@@ -124,7 +97,7 @@ static void check_backward_set(gfn_env *env, gfn_policy_kind kind, int f32, unsi
     int same = memcmp(want, g, n * sizeof(double)) == 0;
     if (!same)
         printf("\n  backward_set differs: kind %d f32 %d what %u (rel %.3g)\n", kind, f32, what,
-               rel_diff(g, want, n));
+               gfn_test_rel_diff(g, want, n));
     CU_ASSERT(same);
     double s = 0;
     for (size_t i = 0; i < n; i++)
@@ -139,7 +112,7 @@ static void check_backward_set(gfn_env *env, gfn_policy_kind kind, int f32, unsi
 
 static void test_backward_set(void)
 {
-    gfn_env *env = open_synth(3, 4);
+    gfn_env *env = gfn_test_open_task("synth", "mdp=pa alphabet=%d n=%d", 3, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     unsigned all = GFN_FILL_PF | GFN_FILL_PB | GFN_FILL_FLOW;
     for (int kind = GFN_POLICY_SA; kind <= GFN_POLICY_SSR; kind++)
@@ -199,7 +172,7 @@ static void test_adam_mirror(void)
  * is rebuilt from the doubles: the mirror is the copy. */
 static void test_model_mirror(void)
 {
-    gfn_env *env = open_synth(3, 4);
+    gfn_env *env = gfn_test_open_task("synth", "mdp=pa alphabet=%d n=%d", 3, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     gfn_model_config cfg;
     gfn_model_config_default(&cfg);
@@ -295,8 +268,8 @@ static void check_kept(gfn_env *env, gfn_policy_kind pb_kind, int f32)
         fake_grads(&tb);
         gfn_model_backward_set(m, &tb, all);
         double tol = f32 ? 1e-6 : 1e-12;
-        double dp = rel_diff(lp, tb.log_pf, E), db = rel_diff(lb, tb.log_pb, E);
-        double dg = rel_diff(gk, gfn_model_grads(m), n);
+        double dp = gfn_test_rel_diff(lp, tb.log_pf, E), db = gfn_test_rel_diff(lb, tb.log_pb, E);
+        double dg = gfn_test_rel_diff(gk, gfn_model_grads(m), n);
         if (!(dp <= tol && db <= tol && dg <= tol))
             printf("\n  kept vs fresh (%s, pb kind %d, f32 %d): log P_F %.3g, log P_B %.3g, "
                    "gradient %.3g\n", dir ? "backward" : "forward", pb_kind, f32, dp, db, dg);
@@ -315,7 +288,7 @@ static void check_kept(gfn_env *env, gfn_policy_kind pb_kind, int f32)
 
 static void test_forward_kept(void)
 {
-    gfn_env *env = open_synth(3, 4);
+    gfn_env *env = gfn_test_open_task("synth", "mdp=pa alphabet=%d n=%d", 3, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     for (int f32 = 0; f32 <= 1; f32++) {
         check_kept(env, GFN_POLICY_SA, f32);
@@ -353,12 +326,12 @@ static void test_small_kernel(void)
         int rows = rows_list[q];
         memcpy(oa, gfn_mlp_forward(a, rows, in), (size_t)rows * 9 * sizeof(double));
         memcpy(ob, gfn_mlp_forward(b, rows, in), (size_t)rows * 9 * sizeof(double));
-        double df = rel_diff(ob, oa, (size_t)rows * 9);
+        double df = gfn_test_rel_diff(ob, oa, (size_t)rows * 9);
         memset(ga, 0, np * sizeof(double));
         memset(gb, 0, np * sizeof(double));
         gfn_mlp_backward(a, rows, dout, NULL);
         gfn_mlp_backward(b, rows, dout, NULL);
-        double dg = rel_diff(gb, ga, np);
+        double dg = gfn_test_rel_diff(gb, ga, np);
         if (!(df < 1e-5 && df > 0 && dg < 1e-4))
             printf("\n  small kernel, %d rows: f32 vs f64 output %.3g, gradient %.3g\n", rows, df, dg);
         CU_ASSERT(df < 1e-5);
@@ -369,7 +342,7 @@ static void test_small_kernel(void)
      * with the kernel; sgemm may pick other kernels by size, so only close). */
     memcpy(oa, gfn_mlp_forward(b, 37, in), (size_t)3 * 9 * sizeof(double));
     memcpy(ob, gfn_mlp_forward(b, 3, in), (size_t)3 * 9 * sizeof(double));
-    double dr = rel_diff(ob, oa, 27);
+    double dr = gfn_test_rel_diff(ob, oa, 27);
     if (!(dr < 1e-6))
         printf("\n  small kernel: 3 rows alone vs within 37 differ by %.3g\n", dr);
     CU_ASSERT(dr < 1e-6);
