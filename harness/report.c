@@ -575,6 +575,16 @@ static int draw_curves(const gfn_spec *s, const char *results, const char *plots
                 continue;
             }
             metric_label l = label_for(s->curves[m]);
+            /* A spec may measure sampled rewards against its own reference mean
+             * (table1_bag: the authors' 18.17); say so instead of E_p*[R]. */
+            const gfn_param *ref = gfn_params_find(&s->defaults, "target_mean_reward");
+            char ylabel[GFN_PARAM_VAL_MAX + 64], ref_label[GFN_PARAM_VAL_MAX + 64];
+            if (ref && strcmp(s->curves[m], "sampled_mean_reward_pct") == 0) {
+                snprintf(ylabel, sizeof ylabel, "mean reward of samples / %s  (%%)", ref->val);
+                snprintf(ref_label, sizeof ref_label, "reference mean %s = 100%%", ref->val);
+                l.ylabel = ylabel;
+                l.ref_label = ref_label;
+            }
             char stem[160], title[512];
             snprintf(stem, sizeof stem, "curve_%s_vs_%s", s->curves[m],
                      axis ? "trajectories" : "rounds");
