@@ -61,6 +61,7 @@ static void test_strerror_table(void)
     CU_ASSERT_STRING_EQUAL(gfn_strerror(9999), "unknown status");
 }
 
+void gfn_test_suite_params(void);
 void gfn_test_suite_params(void)
 {
     CU_pSuite s = CU_add_suite("params", NULL, NULL);
