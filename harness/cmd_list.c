@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "train.h"
 #include "objective.h"
 #include "replay.h"
 #include "task.h"
@@ -53,10 +54,8 @@ static void list_training_keys(FILE *f)
 {
     fprintf(f,
             "\nother training keys (experiment spec `defaults:` or a variant; `gfnbench\n"
-            "train` on the command line): task, seed, rounds, lr_policy, lr_z, hidden,\n"
-            "layers, epsilon, batch, replay_batch, steps_per_batch, precision=f64\n"
-            "(f64|f32: f32 runs the networks in float32, Adam in double); evaluation:\n"
-            "exact_every, sample_every, sample_size, window.  Unknown keys are errors.\n");
+            "train` on the command line):\n");
+    gfn_train_print_keys(f);
 }
 
 int gfn_cmd_list(int argc, char **argv)

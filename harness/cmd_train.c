@@ -19,17 +19,10 @@ static void usage(FILE *f)
             "pearson_logp_logr, spearman_logp_logr, slope_logp_logr, logz_error, ad_exact)\n"
             "where the state space fits, and the sampled ones (sampled_mean_reward_pct,\n"
             "ad_score, modes_found, top100_mean_reward, top100_diversity).\n\n"
-            "Keys (defaults are the authors' per-task settings; `gfnbench list` shows all):\n"
-            "  seed=0 rounds=1000 policy=sa|ssr pb=learned|uniform replay=none|uniform|prt\n"
-            "  lr_policy lr_z hidden layers epsilon batch=16 replay_batch=16 steps_per_batch\n"
-            "  lambda=0.9 loss_clamp=100 clip_grad=10 logz_init=5 logz_clamp=true\n"
-            "  precision=f64|f32 (f32: float32 network arithmetic, Adam in double)\n"
-            "  gtb_w gtb_backward=code|paper guide_temp guide_traj=resample|score\n"
-            "  sample_every=10 sample_size=128 window=500 exact_every exact=auto|on|off\n"
-            "  ad_draws=100000 ad_scope=latest|window top_k=100\n"
-            "  target_mean_reward (reference for sampled_mean_reward_pct and rounds_to_target;\n"
-            "  default the exact E_p*[R]; the authors' bag code used 18.17)\n"
-            "  plus the task's own keys (e.g. dim=4 side=8 for hypergrid, mdp=ar for tfbind8).\n\n"
+            "Keys:\n");
+    gfn_train_print_keys(f);
+    fprintf(f,
+            "\n"
             "--out DIR writes metrics.tsv, summary.txt, logp.tsv and checkpoint.bin there.\n"
             "`gfnbench train TASK uniform rounds=0` evaluates the uniform sampler exactly.\n");
 }

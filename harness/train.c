@@ -252,6 +252,26 @@ static void mark_task_keys(gfn_params *p, const char *task)
     }
 }
 
+void gfn_train_print_keys(FILE *f)
+{
+    fprintf(f,
+            "  seed=0 rounds=1000 objective=tb policy=sa|ssr pb=learned|uniform\n"
+            "  replay=none|uniform|prt lr_policy lr_z hidden layers epsilon batch=16\n"
+            "  replay_batch=16 steps_per_batch (per-task defaults: the authors' settings)\n"
+            "  ssr_embed=hidden ssr_enc_layers=1 ssr_sc_layers flow_hidden=hidden flow_layers=layers\n"
+            "  lambda=0.9 (= subtb_lambda) subtb_pairs=all|ends|adjacent loss_clamp=100\n"
+            "  clip_grad=10 logz_init=5 logz_clamp=true\n"
+            "  precision=f64|f32 (f32: float32 network arithmetic, Adam in double)\n"
+            "  gtb_w gtb_backward=code|paper guide_temp guide_traj=resample|score\n"
+            "  sample_every=10 sample_size=128 window=500 exact_every=rounds/20\n"
+            "  exact=auto|on|off ad_draws=100000 ad_scope=latest|window top_k=100\n"
+            "  target_mean_reward (reference for sampled_mean_reward_pct and rounds_to_target;\n"
+            "    default the exact E_p*[R]; the authors' bag code used 18.17)\n"
+            "  progress_every checkpoint=true\n"
+            "  plus the task's own keys (`gfnbench list`; e.g. dim=4 side=8 for hypergrid).\n"
+            "Unknown keys are errors.\n");
+}
+
 int gfn_train_validate(gfn_params *cfg, gfn_error *err)
 {
     settings s;

@@ -24,6 +24,8 @@
 
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "params.h"
 #include "status.h"
 
@@ -50,6 +52,9 @@ typedef struct {
     int64_t exact_states;
 } gfn_train_timing;
 void gfn_train_last_timing(gfn_train_timing *t);
+
+/* Every training key with its default, for help texts (gfnbench train, list). */
+void gfn_train_print_keys(FILE *f);
 
 /* Peak resident memory of this process so far, in KiB (-1 if unknown). */
 long gfn_train_peak_rss_kb(void);
