@@ -92,6 +92,8 @@ double gfn_model_log_z(const gfn_model *m);
  * plus for FM the other parents of s_1..s_T; P_B over s_1..s_T; the flow head over
  * s_0..s_{T-1}).  Keeps the activations for gfn_model_backward.
  * log_flow[t = T_b] is set to 0 (the objectives use log R(x) there).
+ * A state that occurs several times in the batch is one row of each network:
+ * its edges share the row's log P, and the backward adds their derivatives.
  * Without FM, P_F and P_B are evaluated with gfn_policy_forward_logp: a state
  * with a single neighbour (a full-length string's STOP, a terminal's or a
  * one-letter string's only parent) has log P = 0 and skips the networks.
@@ -106,6 +108,10 @@ void gfn_model_forward(gfn_model *m, gfn_traj_batch *tb, unsigned what);
  * batches of different sizes (the float32 kernel does by construction). */
 void gfn_model_forward_kept(gfn_model *m, gfn_traj_batch *tb, unsigned what, const int *pf_rows,
                             const int *pb_rows, int stride);
+
+/* The rows of the last forward: distinct states given to P_F (n_pf) and to P_B
+ * (n_pb), single-neighbour rows included (either pointer may be NULL). */
+void gfn_model_rows(const gfn_model *m, int *n_pf, int *n_pb);
 
 /* Back-propagates tb's d_ arrays selected by what through the last forward of
  * the same batch, ADDING into the gradient block: PF reads d_log_pf, PB d_log_pb,

@@ -9,6 +9,9 @@
  *   - a training forward that reuses a kept sampler's evaluations
  *     (gfn_sampler_keep, gfn_model_forward_kept) gives the log P and gradient of
  *     a fresh forward, for forward (P_F) and backward (P_B) sampling;
+ *   - a state shared by several trajectories is one network row: a batch of k
+ *     copies of one trajectory has the rows, the log P and k times the gradient
+ *     of the trajectory alone (SA, SSR; P_F, P_B, FM edge flows);
  *   - the float32 forward's small-batch kernel (long rows, up to 128 rows;
  *     mlp.c gemm_abt_f) agrees with double to ~1e-5 relative, with tails in rows,
  *     outputs and k, and a row's result does not depend on the other rows.
@@ -297,6 +300,107 @@ static void test_forward_kept(void)
     gfn_env_free(env);
 }
 
+/* d_ arrays that depend on the edge t only, so that every copy of a trajectory
+ * gets the same derivatives. */
+static void grads_by_t(gfn_traj_batch *tb)
+{
+    gfn_traj_batch_zero_grad(tb);
+    for (int b = 0; b < tb->B; b++)
+        for (int t = 0; t <= tb->len[b]; t++) {
+            size_t e = (size_t)b * tb->T_max + t, si = (size_t)b * (tb->T_max + 1) + t;
+            if (t < tb->len[b]) {
+                tb->d_log_pf[e] = sin(0.9 * t + 0.1);
+                tb->d_log_pb[e] = cos(1.3 * t + 0.2);
+            }
+            for (int k = 0; k < GFN_NBR_MAX; k++) {
+                tb->d_fm_in[si * GFN_NBR_MAX + k] = cos(0.7 * (t * GFN_NBR_MAX + k) + 0.4);
+                tb->d_fm_out[si * GFN_NBR_MAX + k] = sin(1.9 * (t * GFN_NBR_MAX + k) + 0.5);
+            }
+        }
+    tb->d_log_z = 0.7;
+}
+
+static void check_shared(gfn_env *env, gfn_policy_kind kind, unsigned what)
+{
+    enum { K = 5, T = 6 };
+    gfn_model_config cfg;
+    gfn_model_config_default(&cfg);
+    cfg.pf = small_policy(kind);
+    cfg.pb = small_policy(kind);
+    cfg.fm = 1;
+    cfg.B_cap = K;
+    cfg.T_max = T;
+    gfn_error err;
+    gfn_model *m = gfn_model_alloc(env, &cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 5);
+    gfn_model_init_params(m, rng);
+    gfn_traj_batch one, many;
+    CU_ASSERT_EQUAL_FATAL(gfn_traj_batch_init(&one, 1, T, &err), GFN_OK);
+    CU_ASSERT_EQUAL_FATAL(gfn_traj_batch_init(&many, K, T, &err), GFN_OK);
+    gfn_sampler *smp = gfn_sampler_alloc(env, 1, &err);
+    CU_ASSERT_EQUAL_FATAL(gfn_sampler_forward(smp, gfn_model_pf(m), 0.3, rng, 1, &one, &err), GFN_OK);
+    many.B = K;
+    for (int b = 0; b < K; b++) {
+        many.len[b] = one.len[0];
+        many.x_rank[b] = one.x_rank[0];
+        many.log_reward[b] = one.log_reward[0];
+        memcpy(&many.states[(size_t)b * (T + 1)], one.states, (T + 1) * sizeof(gfn_state));
+    }
+    size_t n = gfn_model_n_params(m);
+    double *g1 = malloc(n * sizeof(double)), *gk = gfn_model_grads(m);
+    double lp1[T], lb1[T];
+    int rf1, rb1, rfk, rbk;
+    gfn_model_forward(m, &one, what);
+    gfn_model_rows(m, &rf1, &rb1);
+    memcpy(lp1, one.log_pf, sizeof lp1);
+    memcpy(lb1, one.log_pb, sizeof lb1);
+    grads_by_t(&one);
+    gfn_model_backward_set(m, &one, what);
+    for (size_t i = 0; i < n; i++)
+        g1[i] = K * gk[i];
+    gfn_model_forward(m, &many, what);
+    gfn_model_rows(m, &rfk, &rbk);
+    grads_by_t(&many);
+    gfn_model_backward_set(m, &many, what);
+    CU_ASSERT_EQUAL(rfk, rf1);
+    CU_ASSERT_EQUAL(rbk, rb1);
+    CU_ASSERT(rf1 >= one.len[0] && rf1 > 0); /* a trajectory's own states are distinct */
+    double worst = 0;
+    for (int b = 0; b < K; b++)
+        for (int t = 0; t < one.len[0]; t++) {
+            worst = fmax(worst, fabs(many.log_pf[b * T + t] - lp1[t]));
+            worst = fmax(worst, fabs(many.log_pb[b * T + t] - lb1[t]));
+        }
+    double dg = gfn_test_rel_diff(gk, g1, n), s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += fabs(g1[i]);
+    if (!(worst <= 1e-12 && dg <= 1e-12))
+        printf("\n  %d copies (kind %d what %u): log P off by %.3g, gradient vs %d x one %.3g\n", K,
+               kind, what, worst, K, dg);
+    CU_ASSERT(worst <= 1e-12);
+    CU_ASSERT(dg <= 1e-12);
+    CU_ASSERT(s > 0);
+    free(g1);
+    gfn_sampler_free(smp);
+    gfn_traj_batch_close(&one);
+    gfn_traj_batch_close(&many);
+    gsl_rng_free(rng);
+    gfn_model_free(m);
+}
+
+static void test_shared_states(void)
+{
+    gfn_env *env = gfn_test_open_task("synth", "mdp=pa alphabet=%d n=%d", 3, 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    unsigned whats[] = {GFN_FILL_PF | GFN_FILL_PB, GFN_FILL_PF | GFN_FILL_PB | GFN_FILL_FM};
+    for (int k = 0; k < 2; k++)
+        for (int w = 0; w < 2; w++)
+            check_shared(env, k ? GFN_POLICY_SSR : GFN_POLICY_SA, whats[w]);
+    gfn_env_free(env);
+}
+
 /* Widths whose long layers take the small-batch kernel, with tails everywhere:
  * k = 300 and 257 (not multiples of 16), 257 and 9 outputs (not multiples of 4). */
 static void test_small_kernel(void)
@@ -367,6 +471,8 @@ void gfn_test_suite_speedpaths(void)
     CU_add_test(s, "Adam's float mirror: (float) of stepped parameters, same update", test_adam_mirror);
     CU_add_test(s, "float32 model stepped by Adam == refreshed float copy", test_model_mirror);
     CU_add_test(s, "forward_kept (sampler's kept rows) == fresh forward, P_F and P_B", test_forward_kept);
+    CU_add_test(s, "shared states are one row: k copies of a trajectory give k x its gradient",
+                test_shared_states);
     CU_add_test(s, "float32 small-batch kernel within 1e-5 of double (tails in rows, k, outputs)",
                 test_small_kernel);
 }
