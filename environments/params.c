@@ -116,6 +116,13 @@ static gfn_param *find_mut(gfn_params *p, const char *key)
     return (gfn_param *)gfn_params_find(p, key);
 }
 
+void gfn_params_mark_used(gfn_params *p, const char *key)
+{
+    gfn_param *e = find_mut(p, key);
+    if (e)
+        e->used = 1;
+}
+
 static int bad_value(const gfn_param *e, const char *expected, gfn_error *err)
 {
     return gfn_error_set(err, GFN_EVALUE, "%s%skey '%s': expected %s, got '%s'", e->where,

@@ -45,6 +45,9 @@ int gfn_params_merge(gfn_params *p, const gfn_params *src, gfn_error *err);
 /* The entry for key, or NULL.  Does not mark it used. */
 const gfn_param *gfn_params_find(const gfn_params *p, const char *key);
 int gfn_params_has(const gfn_params *p, const char *key);
+/* Marks key used, when present, without reading it (a caller that only checks
+ * names before the reader runs). */
+void gfn_params_mark_used(gfn_params *p, const char *key);
 
 /* Typed getters: when key is absent *out = def and GFN_OK; when present it is
  * parsed strictly (the whole value must be a number of that type, in range) and

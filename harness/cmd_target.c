@@ -95,9 +95,9 @@ int gfn_cmd_target(int argc, char **argv)
     if (rc == GFN_OK)
         rc = gfn_task_open(argv[1], &p, &env, &err);
     if (rc == GFN_OK) {
-        char ctx[600];
+        char ctx[600], keys[512];
         snprintf(ctx, sizeof ctx, "task %s (keys: data_dir %s)", argv[1],
-                 gfn_task_keys(argv[1]));
+                 gfn_task_keys(argv[1], keys, sizeof keys));
         rc = gfn_params_check_used(&p, ctx, &err);
     }
     if (rc == GFN_OK && want_dist)

@@ -22,35 +22,49 @@
 #define GFN_DATA_DIR "data"
 #endif
 
+enum { TASK_KEYS_MAX = 10 };
+
+typedef struct {
+    const char *name, *dflt; /* dflt: the default as the help shows it */
+} task_key;
+
 typedef struct {
     const char *name;
     gfn__task_open_fn open;
     const char *summary;
-    const char *keys; /* key=default, space separated */
+    task_key keys[TASK_KEYS_MAX]; /* the keys the opener reads (data_dir aside) */
+    const char *note;             /* appended to the key list, or NULL */
 } task_def;
 
 static const task_def TASKS[] = {
     {"hypergrid", gfn__task_open_grid, "hypergrid {0..side-1}^dim, torchgfn rewards",
-     "dim=4 side=8 r0=0.1 r1=0.5 r2=2"},
+     {{"dim", "4"}, {"side", "8"}, {"r0", "0.1"}, {"r1", "0.5"}, {"r2", "2"}}, NULL},
     {"synth", gfn__task_open_synth, "small synthetic string task with hashed rewards (tests)",
-     "mdp=pa alphabet=3 n=4 reward_seed=0 mode_top_fraction=0.05"},
+     {{"mdp", "pa"}, {"alphabet", "3"}, {"n", "4"}, {"reward_seed", "0"},
+      {"mode_top_fraction", "0.05"}}, NULL},
     {"bag", gfn__task_open_bag, "multisets of 13 letters over ABCDEFG (paper: Bag)",
-     "mode_reward=30 big_reward=10 base_reward=0.01 big_count=7"},
+     {{"mode_reward", "30"}, {"big_reward", "10"}, {"base_reward", "0.01"}, {"big_count", "7"}},
+     NULL},
     {"tfbind8", gfn__task_open_tfbind8, "DNA 8-mers, SIX6 binding (paper: SIX6)",
-     "mdp=pa reward_exp=3 reward_scale=10 reward_floor=0.001 reward_clip=-inf"},
+     {{"mdp", "pa"}, {"reward_exp", "3"}, {"reward_scale", "10"}, {"reward_floor", "0.001"},
+      {"reward_clip", "-inf"}}, NULL},
     {"tfbind10", gfn__task_open_tfbind10, "DNA 10-mers, PHO4 binding (paper: PHO4)",
-     "mdp=pa reward_exp=3 reward_scale=10 reward_floor=0 reward_clip=-inf expit_slope=3 "
-     "mode_percentile=99.5 (or mode_top_fraction=F)"},
+     {{"mdp", "pa"}, {"reward_exp", "3"}, {"reward_scale", "10"}, {"reward_floor", "0"},
+      {"reward_clip", "-inf"}, {"expit_slope", "3"}, {"mode_percentile", "99.5"},
+      {"mode_top_fraction", NULL}}, "(or mode_top_fraction=F)"},
     {"qm9str", gfn__task_open_qm9str, "strings of 5 of 11 molecular blocks (paper: QM9)",
-     "mdp=pa reward_exp=5 reward_scale=100 reward_floor=0 reward_clip=0.001 "
-     "mode_top_fraction=0.005 (or mode_percentile=Q)"},
+     {{"mdp", "pa"}, {"reward_exp", "5"}, {"reward_scale", "100"}, {"reward_floor", "0"},
+      {"reward_clip", "0.001"}, {"mode_top_fraction", "0.005"}, {"mode_percentile", NULL}},
+     "(or mode_percentile=Q)"},
     {"sehstr", gfn__task_open_sehstr, "strings of 6 of 18 blocks, tree-ensemble sEH proxy "
      "(paper: sEH)",
-     "mdp=pa reward_exp=6 reward_scale=10 reward_floor=0 reward_clip=0.001 "
-     "mode_percentile=99.9 (or mode_top_fraction=F) threads=2"},
+     {{"mdp", "pa"}, {"reward_exp", "6"}, {"reward_scale", "10"}, {"reward_floor", "0"},
+      {"reward_clip", "0.001"}, {"mode_percentile", "99.9"}, {"mode_top_fraction", NULL},
+      {"threads", "2"}}, "(or mode_top_fraction=F)"},
     {"table", gfn__task_open_table, "your own reward table: rows x<TAB>y over all strings",
-     "file=(required) alphabet=(required, e.g. ACGT) mdp=pa reward_exp=1 reward_scale=1 "
-     "reward_floor=0 reward_clip=-inf mode_top_fraction=0.005 (or mode_percentile=Q)"},
+     {{"file", "(required)"}, {"alphabet", "(required, e.g. ACGT)"}, {"mdp", "pa"},
+      {"reward_exp", "1"}, {"reward_scale", "1"}, {"reward_floor", "0"}, {"reward_clip", "-inf"},
+      {"mode_top_fraction", "0.005"}, {"mode_percentile", NULL}}, "(or mode_percentile=Q)"},
 };
 
 #define N_TASKS ((int)(sizeof TASKS / sizeof TASKS[0]))
@@ -65,10 +79,36 @@ static const task_def *find_task(const char *name)
 
 int gfn_task_exists(const char *name) { return find_task(name) != NULL; }
 
-const char *gfn_task_keys(const char *name)
+/* "k1=v1 k2=v2 ... note" into buf; a key without a default is left out (the
+ * note names it). */
+static const char *format_keys(const task_def *t, char *buf, size_t size)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < TASK_KEYS_MAX && t->keys[i].name && k < size; i++)
+        if (t->keys[i].dflt)
+            k += (size_t)snprintf(buf + k, size - k, "%s%s=%s", k ? " " : "", t->keys[i].name,
+                                  t->keys[i].dflt);
+    if (t->note && k < size)
+        snprintf(buf + k, size - k, " %s", t->note);
+    return buf;
+}
+
+const char *gfn_task_keys(const char *name, char *buf, size_t size)
 {
     const task_def *t = find_task(name);
-    return t ? t->keys : NULL;
+    return t ? format_keys(t, buf, size) : NULL;
+}
+
+int gfn_task_mark_keys(const char *name, gfn_params *params)
+{
+    const task_def *t = find_task(name);
+    if (!t)
+        return 0;
+    gfn_params_mark_used(params, "data_dir");
+    for (int i = 0; i < TASK_KEYS_MAX && t->keys[i].name; i++)
+        gfn_params_mark_used(params, t->keys[i].name);
+    return 1;
 }
 
 int gfn_task_open(const char *name, gfn_params *params, gfn_env **out, gfn_error *err)
@@ -93,9 +133,10 @@ int gfn_task_open(const char *name, gfn_params *params, gfn_env **out, gfn_error
 void gfn_task_list(FILE *f)
 {
     fprintf(f, "tasks (every task also takes data_dir=%s):\n", GFN_DATA_DIR);
+    char keys[512];
     for (int i = 0; i < N_TASKS; i++)
         fprintf(f, "  %-10s %s\n  %-10s   %s\n", TASKS[i].name, TASKS[i].summary, "",
-                TASKS[i].keys);
+                format_keys(&TASKS[i], keys, sizeof keys));
 }
 
 void gfn_task_stats_compute(const gfn_env *env, gfn_task_stats *st)

@@ -28,8 +28,14 @@ int gfn_task_exists(const char *name);
 /* Prints every task with a one-line summary and its keys with their defaults. */
 void gfn_task_list(FILE *f);
 
-/* The key list of one task ("dim=4 side=8 ...") for error messages, or NULL. */
-const char *gfn_task_keys(const char *name);
+/* The key list of one task ("dim=4 side=8 ...", into buf of size bytes) for
+ * messages; NULL for an unknown task. */
+const char *gfn_task_keys(const char *name, char *buf, size_t size);
+
+/* Marks the entries of params that task `name` reads (its keys and data_dir) as
+ * used, without building the task: lets a caller reject unknown keys before a
+ * long run starts.  0 for an unknown task. */
+int gfn_task_mark_keys(const char *name, gfn_params *params);
 
 typedef struct {
     int64_t terminals;       /* |X| */

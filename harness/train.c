@@ -232,26 +232,6 @@ static int read_settings(gfn_params *p, settings *s, gfn_error *err)
 }
 
 /* Marks the task's keys (from its key list, "k=v k=v (or k=Q)") used. */
-static void mark_task_keys(gfn_params *p, const char *task)
-{
-    const char *keys = gfn_task_keys(task);
-    const char *extra[] = {"data_dir"};
-    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
-        for (int j = 0; j < p->n; j++)
-            if (strcmp(p->items[j].key, extra[i]) == 0)
-                p->items[j].used = 1;
-    for (const char *c = keys; c && *c;) {
-        while (*c == ' ' || *c == '(')
-            c++;
-        size_t len = strcspn(c, "= ");
-        if (c[len] == '=')
-            for (int j = 0; j < p->n; j++)
-                if (strlen(p->items[j].key) == len && strncmp(p->items[j].key, c, len) == 0)
-                    p->items[j].used = 1;
-        c += strcspn(c, " ");
-    }
-}
-
 void gfn_train_print_keys(FILE *f)
 {
     fprintf(f,
@@ -278,7 +258,7 @@ int gfn_train_validate(gfn_params *cfg, gfn_error *err)
     gfn_params_reset_used(cfg);
     int rc = read_settings(cfg, &s, err);
     if (!rc) {
-        mark_task_keys(cfg, s.task);
+        gfn_task_mark_keys(s.task, cfg);
         rc = gfn_params_check_used(cfg, "a training run (see gfnbench list)", err);
     }
     gfn_params_reset_used(cfg);

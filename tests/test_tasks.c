@@ -1,10 +1,12 @@
 /* test_tasks.c - the task registry and the data tasks: sizes and full structure
  * checks on the real tasks, rewards recomputed independently from the data files,
- * mode sets equal to the mode lists of data/, the tfbind8 greedy mode rule, and
- * every error path of gfn_task_open.
+ * mode sets equal to the mode lists of data/, the tfbind8 greedy mode rule,
+ * every error path of gfn_task_open, and the registry's key lists (the defaults
+ * the help shows are the opener's; gfn_task_mark_keys marks what the opener reads).
  */
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -395,6 +397,71 @@ static void test_table_task(void)
     gfn_env_free(env);
 }
 
+/* Opens task name with params p; 0 when the opener fails or leaves a key unread. */
+static gfn_env *open_checked(const char *name, gfn_params *p)
+{
+    gfn_env *env = NULL;
+    gfn_error err;
+    if (gfn_task_open(name, p, &env, &err) != GFN_OK ||
+        gfn_params_check_used(p, name, &err) != GFN_OK) {
+        printf("\n  %s: %s\n", name, err.msg);
+        gfn_env_free(env);
+        return NULL;
+    }
+    return env;
+}
+
+static void test_key_lists(void)
+{
+    const char *names[] = {"hypergrid", "synth", "bag", "tfbind8", "tfbind10", "qm9str"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char keys[512], *save = NULL;
+        gfn_error err;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(gfn_task_keys(names[i], keys, sizeof keys));
+        gfn_params all, none, marked;
+        gfn_params_init(&all);
+        gfn_params_init(&none);
+        gfn_params_init(&marked);
+        int n_keys = 0;
+        /* key=default tokens up to the note in parentheses */
+        for (char *kv = strtok_r(keys, " ", &save); kv && kv[0] != '(';
+             kv = strtok_r(NULL, " ", &save))
+            if (strchr(kv, '=')) {
+                CU_ASSERT_EQUAL(gfn_params_set_arg(&all, kv, "help", &err), GFN_OK);
+                CU_ASSERT_EQUAL(gfn_params_set_arg(&marked, kv, "help", &err), GFN_OK);
+                n_keys++;
+            }
+        CU_ASSERT(n_keys >= 4);
+        /* Every key the help shows is read, and its default is the opener's. */
+        gfn_env *a = open_checked(names[i], &all), *b = open_checked(names[i], &none);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        gfn_task_stats sa, sb;
+        gfn_task_stats_compute(a, &sa);
+        gfn_task_stats_compute(b, &sb);
+        CU_ASSERT_EQUAL(sa.terminals, sb.terminals);
+        CU_ASSERT_EQUAL(sa.modes, sb.modes);
+        CU_ASSERT_EQUAL(sa.z, sb.z);
+        CU_ASSERT_EQUAL(sa.mean_reward, sb.mean_reward);
+        /* Marking by name accepts the same keys and data_dir, and nothing else. */
+        CU_ASSERT_EQUAL(gfn_params_set_arg(&marked, "data_dir=" DATA, "help", &err), GFN_OK);
+        CU_ASSERT(gfn_task_mark_keys(names[i], &marked));
+        CU_ASSERT_EQUAL(gfn_params_check_used(&marked, "mark", &err), GFN_OK);
+        CU_ASSERT_EQUAL(gfn_params_set_arg(&marked, "dimm=3", "help", &err), GFN_OK);
+        CU_ASSERT(gfn_task_mark_keys(names[i], &marked));
+        CU_ASSERT_EQUAL(gfn_params_check_used(&marked, "mark", &err), GFN_EUNKNOWN);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "dimm"));
+        gfn_env_free(a);
+        gfn_env_free(b);
+        gfn_params_close(&all);
+        gfn_params_close(&none);
+        gfn_params_close(&marked);
+    }
+    char buf[64];
+    CU_ASSERT_PTR_NULL(gfn_task_keys("nosuch", buf, sizeof buf));
+    CU_ASSERT_EQUAL(gfn_task_mark_keys("nosuch", NULL), 0);
+}
+
 extern void gfn_test_suite_tasks(void);
 void gfn_test_suite_tasks(void)
 {
@@ -407,4 +474,5 @@ void gfn_test_suite_tasks(void)
     CU_add_test(s, "sehstr modes and target", test_sehstr);
     CU_add_test(s, "error paths", test_errors);
     CU_add_test(s, "a user's table", test_table_task);
+    CU_add_test(s, "key lists: help defaults are the opener's; marking by name", test_key_lists);
 }
