@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "mlp.h"
+#include "stateset.h"
 
 enum { SEG_PF, SEG_PB, SEG_FLOW, SEG_LOG_Z };
 
@@ -46,9 +47,7 @@ struct gfn_model {
     double *flow_feat, *flow_d;    /* (B_cap T_max, feat_dim), (B_cap T_max) */
     int *flow_row;                 /* (B_cap, T_max + 1) */
     int *from;                     /* (cap_pf) gfn_model_forward_kept: held row of each row */
-    int *slot_row;                 /* (n_slot) row index of a hashed state, or -1 */
-    unsigned *slot_gen;            /* (n_slot) the table holds a slot when it equals gen */
-    unsigned n_slot, gen;          /* n_slot: a power of two >= 2 cap_pf */
+    gfn_stateset rows;             /* the distinct states of P_F's or P_B's rows */
     int n_pf, n_pb, n_flow;        /* rows of the last forward */
     unsigned last_what;
 };
@@ -90,13 +89,9 @@ static int model_alloc_ws(gfn_model *m, gfn_error *err)
     m->flow_d = calloc(E, sizeof(double));
     m->flow_row = calloc(S, sizeof(int));
     m->from = calloc((size_t)m->cap_pf, sizeof(int));
-    m->n_slot = 16;
-    while (m->n_slot < 2u * (unsigned)m->cap_pf)
-        m->n_slot *= 2;
-    m->slot_row = calloc(m->n_slot, sizeof(int));
-    m->slot_gen = calloc(m->n_slot, sizeof(unsigned));
-    if (!m->slot_row || !m->slot_gen ||
-        !m->pf_states || !m->pb_states || !m->pf_row || !m->pf_j || !m->pb_row || !m->pb_j ||
+    if (gfn_stateset_init(&m->rows, m->cap_pf, err) != GFN_OK)
+        return GFN_ENOMEM;
+    if (!m->pf_states || !m->pb_states || !m->pf_row || !m->pf_j || !m->pb_row || !m->pb_j ||
         !m->fm_in_row || !m->fm_in_j || !m->d_logp || !m->d_logflow || !m->flow_feat ||
         !m->flow_d || !m->flow_row || !m->from)
         return gfn_error_set(err, GFN_ENOMEM, "model: out of memory for batch %zu x %zu", B, T);
@@ -223,8 +218,7 @@ void gfn_model_free(gfn_model *m)
     free(m->flow_d);
     free(m->flow_row);
     free(m->from);
-    free(m->slot_row);
-    free(m->slot_gen);
+    gfn_stateset_close(&m->rows);
     free(m);
 }
 
@@ -279,42 +273,6 @@ static int find_or_die(const gfn_policy *p, int row, const gfn_state *c)
     return j;
 }
 
-/* Starts a new set of rows: every slot of the table becomes empty. */
-static void rows_begin(gfn_model *m)
-{
-    if (++m->gen == 0) { /* wrapped: stale stamps could look current */
-        memset(m->slot_gen, 0, m->n_slot * sizeof(unsigned));
-        m->gen = 1;
-    }
-}
-
-/* The row of state st among rows[0 .. *n): an existing row holding an equal state,
- * else st appended as row *n (*n grows; *fresh set). */
-static int row_of(gfn_model *m, gfn_state *rows, int *n, int cap, const gfn_state *st, int *fresh)
-{
-    uint32_t h = 2166136261u; /* FNV-1a over the fields gfn_state_equal compares */
-    h = (h ^ st->term) * 16777619u;
-    h = (h ^ (st->level & 0xffu)) * 16777619u;
-    h = (h ^ (st->level >> 8)) * 16777619u;
-    for (int k = 0; k < GFN_STATE_MAX; k++)
-        h = (h ^ st->v[k]) * 16777619u;
-    unsigned mask = m->n_slot - 1, i = h & mask;
-    for (;; i = (i + 1) & mask) {
-        if (m->slot_gen[i] != m->gen) {
-            GFN_ASSERT_CMP(*n, <, cap);
-            m->slot_gen[i] = m->gen;
-            m->slot_row[i] = *n;
-            rows[*n] = *st;
-            *fresh = 1;
-            return (*n)++;
-        }
-        if (gfn_state_equal(&rows[m->slot_row[i]], st)) {
-            *fresh = 0;
-            return m->slot_row[i];
-        }
-    }
-}
-
 /* The policy's rows (n) from what it holds: row k becomes held row m->from[k]
  * (filled as the rows were listed) instead of a new evaluation. */
 static void reuse_rows(gfn_model *m, gfn_policy *p, int n)
@@ -326,10 +284,10 @@ static void forward_pf(gfn_model *m, gfn_traj_batch *tb, int fm, const int *rows
 {
     int n = 0, fresh;
     GFN_ASSERT(!rows || tb->T_max <= stride);
-    rows_begin(m);
+    gfn_stateset_clear(&m->rows);
     for (int b = 0; b < tb->B; b++)
         for (int t = 0; t < tb->len[b]; t++) {
-            int r = row_of(m, m->pf_states, &n, m->cap_pf, ST(tb, b, t), &fresh);
+            int r = gfn_stateset_row(&m->rows, m->pf_states, &n, m->cap_pf, ST(tb, b, t), &fresh);
             m->pf_row[EI(tb, b, t)] = r;
             if (rows && fresh)
                 m->from[r] = rows[(size_t)b * stride + t];
@@ -343,7 +301,7 @@ static void forward_pf(gfn_model *m, gfn_traj_batch *tb, int fm, const int *rows
                 tb->fm_n_in[SI(tb, b, t)] = np;
                 for (int k = 0; k < np; k++)
                     m->fm_in_row[SI(tb, b, t) * GFN_NBR_MAX + k] =
-                        row_of(m, m->pf_states, &n, m->cap_pf, &par[k], &fresh);
+                        gfn_stateset_row(&m->rows, m->pf_states, &n, m->cap_pf, &par[k], &fresh);
             }
         }
     m->n_pf = n;
@@ -388,10 +346,10 @@ static void forward_pb(gfn_model *m, gfn_traj_batch *tb, const int *rows, int st
 {
     int n = 0, fresh;
     GFN_ASSERT(!rows || tb->T_max <= stride);
-    rows_begin(m);
+    gfn_stateset_clear(&m->rows);
     for (int b = 0; b < tb->B; b++)
         for (int t = 0; t < tb->len[b]; t++) {
-            int r = row_of(m, m->pb_states, &n, m->cap_pb, ST(tb, b, t + 1), &fresh);
+            int r = gfn_stateset_row(&m->rows, m->pb_states, &n, m->cap_pb, ST(tb, b, t + 1), &fresh);
             m->pb_row[EI(tb, b, t)] = r;
             if (rows && fresh)
                 m->from[r] = rows[(size_t)b * stride + t];

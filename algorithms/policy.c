@@ -22,6 +22,7 @@
 #include <gsl/gsl_cblas.h>
 
 #include "mlp.h"
+#include "stateset.h"
 
 struct gfn_policy {
     const gfn_env *env;
@@ -35,7 +36,7 @@ struct gfn_policy {
     gfn_mlp *net;                /* SA net, or SSR encoder */
     gfn_mlp *scorer;             /* SSR: scorer layers 2..L; NULL when it is one Linear */
     int h1;                      /* SSR: output width of the scorer's first layer */
-    const double *z;             /* SSR: encoder output of the last forward, (n + pairs, embed) */
+    const double *z;             /* SSR: encoder output of the last forward, (n_enc, embed) */
     double *W1, *b1, *gW1, *gb1; /* SSR: first layer, W1 (h1, 2 embed) row-major = [W1a | W1b] */
     const double *out;           /* SA logits (n, n_act) or SSR scores of the last forward */
     size_t n_params;
@@ -51,8 +52,15 @@ struct gfn_policy {
     double *d_out;               /* SA: (cap, n_act); SSR: (cap max_nbr) scores */
     double *a_s, *d_as;          /* SSR: (cap, h1) z_s W1a^T, and the sum of d_s1 over pairs */
     double *s1, *d_s1;           /* SSR: (cap max_nbr, h1) first-layer output per pair, gradient */
+    double *c, *d_c;             /* SSR: (cap (1 + max_nbr), h1) z W1b^T per encoder row, gradient */
     double *d_enc;               /* SSR: (cap (1 + max_nbr), embed) */
-    int *pair_row;               /* SSR: (cap) first pair (and neighbour encoder row - n) of state i */
+    int *pair_row;               /* SSR: (cap) first pair of state i */
+    /* SSR encoder rows: the network states (rows 0..n_net-1), then every distinct
+     * neighbour that is not one of them; pair (i, j) reads row pair_enc[pair]. */
+    int n_enc;
+    gfn_state *enc_states;       /* SSR: (cap (1 + max_nbr)) state of each encoder row */
+    int *pair_enc;               /* SSR: (cap max_nbr) encoder row of each pair's neighbour */
+    gfn_stateset enc_set;        /* SSR: encoder row of a state */
     int *perm_net;               /* (cap) gfn_policy_permute: old network row of each new one */
     void *scratch;               /* (cap rows of the widest per-row array) for gfn_policy_permute */
 };
@@ -73,6 +81,11 @@ static void policy_free_ws(gfn_policy *p)
     free(p->s1);
     free(p->d_s1);
     free(p->d_enc);
+    free(p->c);
+    free(p->d_c);
+    free(p->enc_states);
+    free(p->pair_enc);
+    gfn_stateset_close(&p->enc_set);
     free(p->pair_row);
     free(p->perm_net);
     free(p->scratch);
@@ -82,7 +95,9 @@ static void policy_free_ws(gfn_policy *p)
     p->net_row = NULL;
     p->nbrs = NULL;
     p->logp = p->logflow = p->lse = p->feat = p->d_out = p->d_enc = NULL;
-    p->a_s = p->d_as = p->s1 = p->d_s1 = NULL;
+    p->a_s = p->d_as = p->s1 = p->d_s1 = p->c = p->d_c = NULL;
+    p->enc_states = NULL;
+    p->pair_enc = NULL;
     p->amap = NULL;
     p->pair_row = NULL;
 }
@@ -141,9 +156,14 @@ int gfn_policy_reserve(gfn_policy *p, int row_cap, gfn_error *err)
         p->s1 = calloc(P * h1, sizeof(double));
         p->d_s1 = calloc(P * h1, sizeof(double));
         p->d_enc = calloc(E * emb, sizeof(double));
+        p->c = calloc(E * h1, sizeof(double));
+        p->d_c = calloc(E * h1, sizeof(double));
+        p->enc_states = calloc(E, sizeof(gfn_state));
+        p->pair_enc = calloc(P, sizeof(int));
         p->pair_row = calloc(C, sizeof(int));
         ok = ok && p->feat && p->d_out && p->a_s && p->d_as && p->s1 && p->d_s1 && p->d_enc &&
-             p->pair_row;
+             p->c && p->d_c && p->enc_states && p->pair_enc && p->pair_row &&
+             gfn_stateset_init(&p->enc_set, (int)E, err) == GFN_OK;
         ok = ok && gfn_mlp_reserve(p->net, (int)E, err) == GFN_OK &&
              (!p->scorer || gfn_mlp_reserve(p->scorer, (int)P, err) == GFN_OK);
     }
@@ -404,32 +424,47 @@ static void sa_backward(gfn_policy *p, const double *d_logp, const double *d_log
  * then their neighbours in pair order (i, j). */
 static void ssr_forward(gfn_policy *p, int n, const gfn_state *states)
 {
-    int E = p->cfg.embed, F = p->feat_dim, h1 = p->h1, pr = 0, nk = p->n_net;
+    int E = p->cfg.embed, F = p->feat_dim, h1 = p->h1, pr = 0, nk = p->n_net, ne = 0, fresh;
+    int enc_cap = p->cap * (1 + p->max_nbr);
+    gfn_stateset_clear(&p->enc_set);
+    for (int i = 0; i < n; i++) /* network row r is encoder row r */
+        if (p->net_row[i] >= 0) {
+            gfn_stateset_row(&p->enc_set, p->enc_states, &ne, enc_cap, &states[i], &fresh);
+            if (!fresh) /* a repeated state keeps a row of its own; neighbours use the first */
+                p->enc_states[ne++] = states[i];
+            GFN_ASSERT_CMP(ne, ==, p->net_row[i] + 1);
+        }
     for (int i = 0; i < n; i++) {
         if (p->net_row[i] < 0)
             continue;
         p->pair_row[i] = pr;
-        gfn_env_features(p->env, &states[i], p->feat + (size_t)p->net_row[i] * F);
         const gfn_state *nb = gfn_policy_nbrs(p, i);
         for (int j = 0; j < p->n_nbr[i]; j++)
-            gfn_env_features(p->env, &nb[j], p->feat + (size_t)(nk + pr + j) * F);
+            p->pair_enc[pr + j] =
+                gfn_stateset_row(&p->enc_set, p->enc_states, &ne, enc_cap, &nb[j], &fresh);
         pr += p->n_nbr[i];
     }
-    const double *z = gfn_mlp_forward(p->net, nk + pr, p->feat);
+    for (int r = 0; r < ne; r++)
+        gfn_env_features(p->env, &p->enc_states[r], p->feat + (size_t)r * F);
+    p->n_enc = ne;
+    const double *z = gfn_mlp_forward(p->net, ne, p->feat);
     p->z = z;
     if (pr == 0)
         return;
-    /* a_s = Z_s W1a^T; s1 = Z_c W1b^T; then s1[i, j] += a_s[i] + b1. */
+    /* a_s = Z_s W1a^T (network states); c = Z W1b^T (every encoder row); then
+     * s1[i, j] = c[pair_enc] + a_s[i] + b1. */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nk, h1, E, 1.0, z, E, p->W1, 2 * E, 0.0,
                 p->a_s, h1);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, pr, h1, E, 1.0, z + (size_t)nk * E, E,
-                p->W1 + E, 2 * E, 0.0, p->s1, h1);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ne, h1, E, 1.0, z, E, p->W1 + E, 2 * E,
+                0.0, p->c, h1);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
-            double *r = p->s1 + (size_t)(p->pair_row[i] + j) * h1;
+            int q = p->pair_row[i] + j;
+            double *r = p->s1 + (size_t)q * h1;
             const double *a = p->a_s + (size_t)p->net_row[i] * h1;
+            const double *cq = p->c + (size_t)p->pair_enc[q] * h1;
             for (int k = 0; k < h1; k++) {
-                r[k] += a[k] + p->b1[k];
+                r[k] = cq[k] + a[k] + p->b1[k];
                 if (p->scorer && !(r[k] > 0.0))
                     r[k] *= 0.01; /* LeakyReLU between scorer layers 1 and 2 */
             }
@@ -487,27 +522,32 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
     } else {
         memcpy(p->d_s1, p->d_out, (size_t)pr * sizeof(double));
     }
+    int ne = p->n_enc;
     memset(p->d_as, 0, (size_t)nk * h1 * sizeof(double));
+    memset(p->d_c, 0, (size_t)ne * h1 * sizeof(double));
     for (int i = 0; i < n; i++)
         for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
-            const double *r = p->d_s1 + (size_t)(p->pair_row[i] + j) * h1;
+            int q = p->pair_row[i] + j;
+            const double *r = p->d_s1 + (size_t)q * h1;
             double *a = p->d_as + (size_t)p->net_row[i] * h1;
+            double *cq = p->d_c + (size_t)p->pair_enc[q] * h1;
             for (int k = 0; k < h1; k++) {
                 a[k] += r[k];
+                cq[k] += r[k];
                 p->gb1[k] += r[k];
             }
         }
     const double *z = p->z;
-    /* dW1a += D_s^T Z_s, dW1b += D_c^T Z_c; dZ_s = D_s W1a, dZ_c = D_c W1b. */
+    /* dW1a += D_s^T Z_s, dW1b += D_c^T Z; dZ = D_c W1b, then dZ_s += D_s W1a. */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, nk, 1.0, p->d_as, h1, z, E, 1.0,
                 p->gW1, 2 * E);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, pr, 1.0, p->d_s1, h1,
-                z + (size_t)nk * E, E, 1.0, p->gW1 + E, 2 * E);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, ne, 1.0, p->d_c, h1, z, E, 1.0,
+                p->gW1 + E, 2 * E);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ne, E, h1, 1.0, p->d_c, h1, p->W1 + E,
+                2 * E, 0.0, p->d_enc, E);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nk, E, h1, 1.0, p->d_as, h1, p->W1, 2 * E,
-                0.0, p->d_enc, E);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, pr, E, h1, 1.0, p->d_s1, h1, p->W1 + E,
-                2 * E, 0.0, p->d_enc + (size_t)nk * E, E);
-    (set ? gfn_mlp_backward_set : gfn_mlp_backward)(p->net, nk + pr, p->d_enc, NULL);
+                1.0, p->d_enc, E);
+    (set ? gfn_mlp_backward_set : gfn_mlp_backward)(p->net, ne, p->d_enc, NULL);
 }
 
 static void uniform_forward(gfn_policy *p, int i0, int n)
