@@ -38,7 +38,10 @@ comparison stays honest; it only makes this side faster):
   * P_F at the full-length state (only STOP is valid: log P_F = 0, zero gradient) and
     P_B at the terminal (only UNSTOP) and at one-letter states (one unique parent)
     are not evaluated;
-  * P_F at s_0 is evaluated once per batch, not once per trajectory (same input).
+  * P_F at s_0 is evaluated once per batch, not once per trajectory (same input),
+    and so is every other state that several trajectories of a batch share (one
+    network row per distinct state, as in the harness; found once per batch and
+    reused over the num_steps_per_batch steps).
   Exploration is sampled as the mixture (1-eps) P_F + eps Uniform(unique children),
   which is the same distribution as "with probability eps a uniform unique child".
 Speed runs use float32 (PyTorch's default; the C harness computes in float64, so
@@ -251,10 +254,11 @@ class Model:
         self.eye = torch.cat([torch.eye(A, dtype=dtype), torch.zeros(1, A, dtype=dtype)])
         self.feat0 = torch.zeros(1, self.D, dtype=dtype)
         self.powers = torch.tensor([A ** (n - 1 - j) for j in range(n)], dtype=torch.int64)
+        # base A + 1 (the pad A is a digit): one code per state of any length
+        self.powers_pad = torch.tensor([(A + 1) ** j for j in range(n)], dtype=torch.int64)
         # Uniform over unique children, one representative action per child:
         # at s_0 the prepends only (append c == prepend c).
         self.uni0 = torch.cat([torch.full((A,), 1.0 / A, dtype=dtype), torch.zeros(A, dtype=dtype)])
-        self.row_idx = {}
 
     def new_optimizer(self):
         """Fresh Adam state: torch.optim.Adam's update, written on the flat block."""
@@ -347,38 +351,52 @@ class Model:
     def prepare(self, S, act, dup, logr):
         """Everything about a batch that does not depend on the weights, computed once
         and reused for the num_steps_per_batch steps:
-          xf (1 + B(n-1), D) features of s_0 (once) and of s_1..s_{n-1} of each b
-          xb (B(n-1), D)     features of s_2..s_n (P_B inputs that are not forced)
+          xf (1 + U, D)      features of s_0 (once) and of the U distinct states among
+                             s_1..s_{n-1} of all b (a state shared by several
+                             trajectories is one row, as in the harness)
+          xb (V, D)          features of the V distinct states among s_2..s_n (P_B
+                             inputs that are not forced)
           rf (B, n)          row of xf holding s_t for trajectory b
+          rb (B(n-1))        row of xb holding s_{t+1} for trajectory b, t = 1..n-1
           mf (B, n, 2A)      0 at the actions that lead from s_t to s_{t+1}, else -inf
           mb (B, n-1, 2)     0 at the deletes that lead from s_{t+1} back to s_t (t >= 1)
         """
         torch = self.torch
         A, n = self.A, self.n
         B = S.shape[0]
-        if B not in self.row_idx:
-            rf = torch.zeros((B, n), dtype=torch.int64)
-            rf[:, 1:] = 1 + torch.arange(B * (n - 1)).view(B, n - 1)
-            self.row_idx[B] = rf
-        xf = torch.cat([self.feat0, self.features(S[:, 1:n])])
-        xb = self.features(S[:, 2:])
+        uf, invf = self.distinct(S[:, 1:n])
+        rf = torch.zeros((B, n), dtype=torch.int64)
+        rf[:, 1:] = 1 + invf.view(B, n - 1)
+        xf = torch.cat([self.feat0, self.features(uf)])
+        ub, rb = self.distinct(S[:, 2:])
+        xb = self.features(ub)
         lead = torch.nn.functional.one_hot(act, 2 * A).bool()
         lead |= torch.nn.functional.one_hot((act + A) % (2 * A), 2 * A).bool() & dup[:, :, None]
         mf = torch.zeros((B, n, 2 * A), dtype=self.dtype).masked_fill_(~lead, -math.inf)
         back = torch.nn.functional.one_hot((act[:, 1:] >= A).long(), 2).bool() | dup[:, 1:, None]
         mb = torch.zeros((B, n - 1, 2), dtype=self.dtype).masked_fill_(~back, -math.inf)
-        return (xf, xb, self.row_idx[B], mf, mb, logr)
+        return (xf, xb, rf, mf, mb, logr, rb)
+
+    def distinct(self, S):
+        """S (..., n) letters -> (the distinct states (U, n), the row of each state of S
+        among them, flattened)."""
+        torch = self.torch
+        flat = S.reshape(-1, self.n)
+        codes = (flat * self.powers_pad).sum(1)
+        u, inv = torch.unique(codes, return_inverse=True)
+        first = torch.empty(u.shape[0], dtype=torch.int64).scatter_(0, inv, torch.arange(inv.shape[0]))
+        return flat[first], inv
 
     def tb_terms(self, batch):
         """Per trajectory sum_t log P_F(s_{t+1}|s_t) and sum_t log P_B(s_t|s_{t+1}):
         the log of a unique child's (parent's) probability is the log-sum-exp of the
         log-probabilities of the actions leading to it.  Forced edges contribute 0."""
         torch = self.torch
-        xf, xb, rf, mf, mb, _ = batch
+        xf, xb, rf, mf, mb, _, rb = batch
         B = rf.shape[0]
         lp = torch.log_softmax(self.mlp(xf, self.pf_params)[:, 1:], -1)
         sum_pf = torch.logsumexp(lp[rf] + mf, -1).sum(1)
-        lq = torch.log_softmax(self.mlp(xb, self.pb_params)[:, 1:], -1)
+        lq = torch.log_softmax(self.mlp(xb, self.pb_params)[:, 1:], -1)[rb]
         sum_pb = torch.logsumexp(lq.view(B, self.n - 1, 2) + mb, -1).sum(1)
         return sum_pf, sum_pb
 
