@@ -32,6 +32,7 @@ struct gfn_policy {
     int cap, n;                  /* state capacity and rows of the last forward */
     int no_flow;                 /* the last forward skipped rows with one neighbour */
     int n_net;                   /* states of the last forward that went through the networks */
+    int64_t rows_fwd, rows_bwd;  /* network states evaluated, back-propagated, since alloc */
     int *net_row;                /* (cap) network row of state i, -1 when skipped */
     gfn_mlp *net;                /* SA net, or SSR encoder */
     gfn_mlp *scorer;             /* SSR: scorer layers 2..L; NULL when it is one Linear */
@@ -241,6 +242,11 @@ void gfn_policy_free(gfn_policy *p)
 }
 
 int gfn_policy_row_cap(const gfn_policy *p) { return p->cap; }
+void gfn_policy_row_counts(const gfn_policy *p, int64_t *fwd, int64_t *bwd)
+{
+    *fwd = p->cfg.kind == GFN_POLICY_UNIFORM ? 0 : p->rows_fwd;
+    *bwd = p->rows_bwd;
+}
 gfn_policy_kind gfn_policy_get_kind(const gfn_policy *p) { return p->cfg.kind; }
 gfn_policy_dir gfn_policy_get_dir(const gfn_policy *p) { return p->dir; }
 size_t gfn_policy_n_params(const gfn_policy *p) { return p->n_params; }
@@ -572,6 +578,7 @@ static void policy_forward(gfn_policy *p, int i0, int n, const gfn_state *states
     p->no_flow = no_flow;
     int r0 = p->n_net;
     policy_neighbours(p, i0, n, states);
+    p->rows_fwd += p->n_net - r0;
     switch (p->cfg.kind) {
     case GFN_POLICY_SA:
         sa_forward(p, i0, r0, n, states);
@@ -651,6 +658,8 @@ void gfn_policy_permute(gfn_policy *p, int n, const int *from)
 static void policy_backward(gfn_policy *p, const double *d_logp, const double *d_logflow, int set)
 {
     GFN_ASSERT(!(d_logflow && p->no_flow)); /* log f was not computed */
+    if (p->cfg.kind != GFN_POLICY_UNIFORM)
+        p->rows_bwd += p->n_net;
     if (p->cfg.kind == GFN_POLICY_SA)
         sa_backward(p, d_logp, d_logflow, set);
     else if (p->cfg.kind == GFN_POLICY_SSR)

@@ -54,6 +54,10 @@ void gfn_policy_free(gfn_policy *p); /* NULL is a no-op */
 /* Grows the state capacity (outside the training loop). */
 int gfn_policy_reserve(gfn_policy *p, int row_cap, gfn_error *err);
 int gfn_policy_row_cap(const gfn_policy *p);
+/* States that went through the networks since the policy was built: forward
+ * (every evaluation: training, sampling, exact) and back-propagated.  Uniform
+ * policies count none.  Work = per-state cost x (fwd + about 2 bwd). */
+void gfn_policy_row_counts(const gfn_policy *p, int64_t *fwd, int64_t *bwd);
 gfn_policy_kind gfn_policy_get_kind(const gfn_policy *p);
 gfn_policy_dir gfn_policy_get_dir(const gfn_policy *p);
 

@@ -81,7 +81,10 @@ for t in tfbind8 qm9str; do
         ./gfnbench train $args > "$TMP/h1.txt" 2>/dev/null
         h1=$(hval "$TMP/h1.txt" rounds_per_cpu_s)
         echo "${t}_1thread_$prec: harness_rounds_per_s=$h1 pytorch_rounds_per_s=$p1 speedup=$(ratio "$h1" "$p1")" \
-             "(harness peak_rss_mb=$(hval "$TMP/h1.txt" peak_rss_mb))"
+             "(harness peak_rss_mb=$(hval "$TMP/h1.txt" peak_rss_mb);" \
+             "network states per round: P_F $(hval "$TMP/h1.txt" pf_states_fwd_per_round) forward" \
+             "+ $(hval "$TMP/h1.txt" pf_states_bwd_per_round) backward," \
+             "P_B $(hval "$TMP/h1.txt" pb_states_fwd_per_round) + $(hval "$TMP/h1.txt" pb_states_bwd_per_round))"
         start=$(date +%s.%N)
         i=0
         while [ $i -lt "$NPROC" ]; do

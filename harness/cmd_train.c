@@ -86,6 +86,10 @@ int gfn_cmd_train(int argc, char **argv)
         printf("rounds_per_s: %.2f\nrounds_per_cpu_s: %.2f\n",
                t.loop_wall > 0 ? (double)t.rounds / t.loop_wall : NAN,
                t.loop_cpu > 0 ? (double)t.rounds / t.loop_cpu : NAN);
+        /* States through the networks per round: the work behind the speed. */
+        printf("pf_states_fwd_per_round: %.1f\npf_states_bwd_per_round: %.1f\n"
+               "pb_states_fwd_per_round: %.1f\npb_states_bwd_per_round: %.1f\n",
+               t.pf_fwd, t.pf_bwd, t.pb_fwd, t.pb_bwd);
         if (t.exact_states > 0)
             printf("exact_seconds: %.3f\nexact_cpu_seconds: %.3f\n", t.exact_wall, t.exact_cpu);
     }

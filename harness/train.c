@@ -291,6 +291,7 @@ typedef struct {
     double row[N_COLUMNS];   /* latest evaluation */
     int have_exact;
     gfn_strbuf metrics;
+    int64_t exact_rows;      /* P_F network states of the exact evaluations */
     const char *run_dir;
     struct timespec t0;
 } run_state;
@@ -384,9 +385,12 @@ static int eval_exact(run_state *st, gfn_error *err)
     double c0 = cpu_seconds();
     last_timing.exact_states = gfn_env_state_count(st->env);
     /* Long evaluations (tfbind10: 1.4M states) say how far they are on stderr. */
-    int64_t states = gfn_env_state_count(st->env);
+    int64_t states = gfn_env_state_count(st->env), f0, f1, b;
+    gfn_policy_row_counts(gfn_trainer_pf(st->trainer), &f0, &b);
     GET(gfn_exact_p_theta(st->env, gfn_trainer_pf(st->trainer), 0, st->p_theta, &mass,
                           states > 500000 ? exact_progress : NULL, &(int){0}, err));
+    gfn_policy_row_counts(gfn_trainer_pf(st->trainer), &f1, &b);
+    st->exact_rows += f1 - f0;
     last_timing.exact_wall += seconds_since(&t0);
     last_timing.exact_cpu += cpu_seconds() - c0;
     if (fabs(mass - 1.0) > 1e-9)
@@ -508,6 +512,16 @@ static void report_progress(run_state *st, long round, gfn_progress_fn progress,
     progress(ctx, round, st->s.rounds, secs > 0 ? (double)round / secs : NAN, st->row[4]);
 }
 
+/* P_F's forward and backward, then P_B's, network state counts so far. */
+static void loop_rows(run_state *st, int64_t rows[4])
+{
+    gfn_model *m = gfn_trainer_model(st->trainer);
+    gfn_policy_row_counts(gfn_trainer_pf(st->trainer), &rows[0], &rows[1]);
+    rows[2] = rows[3] = 0;
+    if (m)
+        gfn_policy_row_counts(gfn_model_pb(m), &rows[2], &rows[3]);
+}
+
 static int train_loop(run_state *st, gfn_progress_fn progress, void *ctx, gfn_error *err)
 {
     long every = st->s.progress_every > 0 ? st->s.progress_every
@@ -516,6 +530,8 @@ static int train_loop(run_state *st, gfn_progress_fn progress, void *ctx, gfn_er
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     double c0 = cpu_seconds();
+    int64_t rows0[4];
+    loop_rows(st, rows0);
     GET(evaluate(st, 0, st->s.rounds == 0, err));
     for (long r = 1; r <= st->s.rounds; r++) {
         GET(gfn_trainer_round(st->trainer, err));
@@ -533,6 +549,13 @@ static int train_loop(run_state *st, gfn_progress_fn progress, void *ctx, gfn_er
     last_timing.rounds = st->s.rounds;
     last_timing.loop_wall = seconds_since(&t0) - last_timing.exact_wall;
     last_timing.loop_cpu = cpu_seconds() - c0 - last_timing.exact_cpu;
+    int64_t rows1[4];
+    loop_rows(st, rows1);
+    double n = st->s.rounds > 0 ? (double)st->s.rounds : NAN;
+    last_timing.pf_fwd = (double)(rows1[0] - rows0[0] - st->exact_rows) / n;
+    last_timing.pf_bwd = (double)(rows1[1] - rows0[1]) / n;
+    last_timing.pb_fwd = (double)(rows1[2] - rows0[2]) / n;
+    last_timing.pb_bwd = (double)(rows1[3] - rows0[3]) / n;
     return GFN_OK;
 }
 

@@ -50,6 +50,10 @@ typedef struct {
     double loop_wall, loop_cpu;
     double exact_wall, exact_cpu;
     int64_t exact_states;
+    /* States through P_F's and P_B's networks per round in the loop (training,
+     * sampling and monitor samples; exact evaluation excluded): forward and
+     * back-propagated (gfn_policy_row_counts). */
+    double pf_fwd, pf_bwd, pb_fwd, pb_bwd;
 } gfn_train_timing;
 void gfn_train_last_timing(gfn_train_timing *t);
 

@@ -352,6 +352,8 @@ static void check_shared(gfn_env *env, gfn_policy_kind kind, unsigned what)
     double *g1 = malloc(n * sizeof(double)), *gk = gfn_model_grads(m);
     double lp1[T], lb1[T];
     int rf1, rb1, rfk, rbk;
+    int64_t f0, f1, f2, b0, b1, b2;
+    gfn_policy_row_counts(gfn_model_pf(m), &f0, &b0);
     gfn_model_forward(m, &one, what);
     gfn_model_rows(m, &rf1, &rb1);
     memcpy(lp1, one.log_pf, sizeof lp1);
@@ -360,12 +362,18 @@ static void check_shared(gfn_env *env, gfn_policy_kind kind, unsigned what)
     gfn_model_backward_set(m, &one, what);
     for (size_t i = 0; i < n; i++)
         g1[i] = K * gk[i];
+    gfn_policy_row_counts(gfn_model_pf(m), &f1, &b1);
     gfn_model_forward(m, &many, what);
     gfn_model_rows(m, &rfk, &rbk);
     grads_by_t(&many);
     gfn_model_backward_set(m, &many, what);
     CU_ASSERT_EQUAL(rfk, rf1);
     CU_ASSERT_EQUAL(rbk, rb1);
+    /* P_F's network saw the same states for the copies as for the one. */
+    gfn_policy_row_counts(gfn_model_pf(m), &f2, &b2);
+    CU_ASSERT(f1 - f0 > 0);
+    CU_ASSERT_EQUAL(f2 - f1, f1 - f0);
+    CU_ASSERT_EQUAL(b2 - b1, b1 - b0);
     CU_ASSERT(rf1 >= one.len[0] && rf1 > 0); /* a trajectory's own states are distinct */
     double worst = 0;
     for (int b = 0; b < K; b++)
