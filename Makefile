@@ -34,7 +34,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS_OK := $(BUILD)/.deps-ok
 
-.PHONY: all test sanitize run bench clean deps
+.PHONY: all test sanitize run bench clean deps FORCE
 all: gfnbench
 
 deps: $(DEPS_OK)
@@ -77,8 +77,17 @@ $(BUILD)/tests/suites.gen.h: $(TEST_SRC) | $(DEPS_OK)
 $(BUILD)/tests/test_main.o: $(BUILD)/tests/suites.gen.h
 $(BUILD)/tests/test_main.o: ALL_CFLAGS += -I$(BUILD)/tests
 
-# run.txt records the flags each run was built with.
-$(BUILD)/harness/runner.o: ALL_CFLAGS += -DGFN_BUILD_CFLAGS='"$(strip $(OPT) $(SAN) $(DEFS) $(CFLAGS))"'
+# run.txt records the flags and the commit each run was built with.  The commit
+# header is rewritten only when its text changes ("-dirty": uncommitted changes).
+$(BUILD)/harness/runner.o: ALL_CFLAGS += -DGFN_BUILD_CFLAGS='"$(strip $(OPT) $(SAN) $(DEFS) $(CFLAGS))"' \
+  -I$(BUILD)
+$(BUILD)/harness/runner.o: $(BUILD)/build_commit.gen.h
+$(BUILD)/build_commit.gen.h: FORCE | $(DEPS_OK)
+	@c=$$(git rev-parse HEAD 2>/dev/null || echo unknown); \
+	  if [ "$$c" != unknown ] && ! git diff --quiet HEAD -- 2>/dev/null; then c="$$c-dirty"; fi; \
+	  echo "#define GFN_BUILD_COMMIT \"$$c\"" > $@.tmp; \
+	  if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+FORCE:
 
 $(BUILD)/gfnbench_tests: $(TEST_OBJ) $(BUILD)/libgfn.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(PKG_LIBS)

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <yaml.h>
 
+#include "build_commit.gen.h"
 #include "fsutil.h"
 
 #ifndef GFN_BUILD_CFLAGS
@@ -148,7 +149,6 @@ typedef struct {
     int n_jobs;
     int live;
     int drawn; /* lines of the live block currently on screen */
-    char git_commit[128];
     int done, to_run;
     struct timespec t0; /* start of the experiment, for redraw throttling */
     double last_draw;
@@ -159,21 +159,6 @@ static double seconds_since(const struct timespec *t0)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
-}
-
-static void read_git_commit(char *buf, size_t cap)
-{
-    snprintf(buf, cap, "unknown");
-    FILE *p = popen("git rev-parse HEAD 2>/dev/null", "r");
-    if (!p)
-        return;
-    char line[100];
-    if (fgets(line, sizeof line, p)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (strlen(line) >= 7)
-            snprintf(buf, cap, "%s", line);
-    }
-    pclose(p);
 }
 
 static int write_config(const job *j, const gfn_spec *s, gfn_error *err)
@@ -205,7 +190,8 @@ static int write_run_txt(const runner *r, const job *j, gfn_error *err)
     gfn_strbuf_init(&b);
     gfn_strbuf_printf(&b, "experiment: %s\nvariant: %s\nseed: %ld\n", r->s->name,
                       r->s->variants[j->variant].name, r->s->seeds[j->seed_index]);
-    gfn_strbuf_printf(&b, "spec: %s\ngit_commit: %s\n", r->s->path, r->git_commit);
+    /* The commit the binary was built from (not the checkout's HEAD at run time). */
+    gfn_strbuf_printf(&b, "spec: %s\ngit_commit: %s\n", r->s->path, GFN_BUILD_COMMIT);
 #if defined(__clang__)
     gfn_strbuf_printf(&b, "compiler: clang %s\n", __VERSION__);
 #elif defined(__GNUC__)
@@ -622,7 +608,6 @@ int gfn_runner_run(const gfn_spec *s, const gfn_runner_opts *o, gfn_runner_stats
             jobs = 1;
         for (int i = 0; i < r.n_jobs; i++)
             r.to_run += !(o->resume && gfn_runner_is_finished(r.jobs[i].dir));
-        read_git_commit(r.git_commit, sizeof r.git_commit);
         if (o->log)
             fprintf(o->log, "%s: %d runs (%d to do), %d at a time, results in %s/%s/\n", s->name,
                     r.n_jobs, r.to_run, jobs, o->out_dir ? o->out_dir : "results", s->name);
