@@ -40,6 +40,22 @@ static gfn_policy_config small_policy(gfn_policy_kind kind)
     return c;
 }
 
+/* A model of cfg on env with nn.Linear weights from a generator seeded with seed;
+ * *rng (the caller frees it) goes on to drive the test's sampling. */
+static gfn_model *seeded_model(gfn_env *env, const gfn_model_config *cfg, unsigned long seed,
+                               gsl_rng **rng)
+{
+    gfn_error err;
+    gfn_model *m = gfn_model_alloc(env, cfg, &err);
+    if (!m)
+        printf("\n  model: %s\n", err.msg);
+    *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(*rng, seed);
+    if (m)
+        gfn_model_init_params(m, *rng);
+    return m;
+}
+
 /* Fills the batch's d_ arrays with made-up values (every t, every neighbour). */
 static void fake_grads(gfn_traj_batch *tb)
 {
@@ -76,11 +92,9 @@ static void check_backward_set(gfn_env *env, gfn_policy_kind kind, int f32, unsi
     cfg.T_max = 6;
     cfg.f32 = f32;
     gfn_error err;
-    gfn_model *m = gfn_model_alloc(env, &cfg, &err);
+    gsl_rng *rng;
+    gfn_model *m = seeded_model(env, &cfg, 11, &rng);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 11);
-    gfn_model_init_params(m, rng);
     gfn_traj_batch tb;
     CU_ASSERT_EQUAL_FATAL(gfn_traj_batch_init(&tb, 6, 6, &err), GFN_OK);
     gfn_sampler *smp = gfn_sampler_alloc(env, 6, &err);
@@ -186,12 +200,10 @@ static void test_model_mirror(void)
     cfg.f32 = 1;
     cfg.lr_policy = 1e-2;
     gfn_error err;
-    gfn_model *m = gfn_model_alloc(env, &cfg, &err);
+    gsl_rng *rng;
+    gfn_model *m = seeded_model(env, &cfg, 5, &rng);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT_PTR_NOT_NULL(gfn_model_adam(m)->mirror32);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 5);
-    gfn_model_init_params(m, rng);
     gfn_traj_batch tb;
     CU_ASSERT_EQUAL_FATAL(gfn_traj_batch_init(&tb, 6, 6, &err), GFN_OK);
     gfn_sampler *smp = gfn_sampler_alloc(env, 6, &err);
@@ -232,11 +244,9 @@ static void check_kept(gfn_env *env, gfn_policy_kind pb_kind, int f32)
     cfg.T_max = 6;
     cfg.f32 = f32;
     gfn_error err;
-    gfn_model *m = gfn_model_alloc(env, &cfg, &err);
+    gsl_rng *rng;
+    gfn_model *m = seeded_model(env, &cfg, 9, &rng);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 9);
-    gfn_model_init_params(m, rng);
     gfn_traj_batch tb;
     CU_ASSERT_EQUAL_FATAL(gfn_traj_batch_init(&tb, 7, 6, &err), GFN_OK);
     gfn_sampler *smp = gfn_sampler_alloc(env, 7, &err);
@@ -331,11 +341,9 @@ static void check_shared(gfn_env *env, gfn_policy_kind kind, unsigned what)
     cfg.B_cap = K;
     cfg.T_max = T;
     gfn_error err;
-    gfn_model *m = gfn_model_alloc(env, &cfg, &err);
+    gsl_rng *rng;
+    gfn_model *m = seeded_model(env, &cfg, 5, &rng);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 5);
-    gfn_model_init_params(m, rng);
     gfn_traj_batch one, many;
     CU_ASSERT_EQUAL_FATAL(gfn_traj_batch_init(&one, 1, T, &err), GFN_OK);
     CU_ASSERT_EQUAL_FATAL(gfn_traj_batch_init(&many, K, T, &err), GFN_OK);
