@@ -273,13 +273,6 @@ static int find_or_die(const gfn_policy *p, int row, const gfn_state *c)
     return j;
 }
 
-/* The policy's rows (n) from what it holds: row k becomes held row m->from[k]
- * (filled as the rows were listed) instead of a new evaluation. */
-static void reuse_rows(gfn_model *m, gfn_policy *p, int n)
-{
-    gfn_policy_permute(p, n, m->from);
-}
-
 static void forward_pf(gfn_model *m, gfn_traj_batch *tb, int fm, const int *rows, int stride)
 {
     int n = 0, fresh;
@@ -309,7 +302,7 @@ static void forward_pf(gfn_model *m, gfn_traj_batch *tb, int fm, const int *rows
     if (fm)
         gfn_policy_forward(m->pf, n, m->pf_states);
     else if (rows)
-        reuse_rows(m, m->pf, n);
+        gfn_policy_permute(m->pf, n, m->from); /* the held rows, not a new evaluation */
     else
         gfn_policy_forward_logp(m->pf, n, m->pf_states);
     const double *lp = gfn_policy_logp(m->pf), *lf = gfn_policy_logflow(m->pf);
@@ -356,7 +349,7 @@ static void forward_pb(gfn_model *m, gfn_traj_batch *tb, const int *rows, int st
         }
     m->n_pb = n;
     if (rows)
-        reuse_rows(m, m->pb, n);
+        gfn_policy_permute(m->pb, n, m->from);
     else
         gfn_policy_forward_logp(m->pb, n, m->pb_states);
     const double *lp = gfn_policy_logp(m->pb);
