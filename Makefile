@@ -23,12 +23,14 @@ GSL_LIBS = $(filter-out -lgslcblas,$(shell pkg-config --libs gsl 2>/dev/null || 
 PKG_LIBS = $(GSL_LIBS) $(BLAS_LIBS) $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml) \
            -lm -lpthread
 CUNIT_LIBS = $(shell pkg-config --libs cunit 2>/dev/null || echo -lcunit)
-INC = -Ienvironments -Ialgorithms -Iharness
+# Sources are found by folder: every .c under environments/, algorithms/ and harness/
+# (harness/cli/main.c is the program's entry point); every folder is on the include path.
+SRC_DIRS := $(shell find environments algorithms harness -type d | LC_ALL=C sort)
+INC = $(addprefix -I,$(SRC_DIRS))
 ALL_CFLAGS = $(WARN) $(OPT) $(SAN) $(DEFS) $(INC) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 
-LIB_SRC := $(wildcard environments/*.c) $(wildcard algorithms/*.c) \
-           $(filter-out harness/main.c,$(wildcard harness/*.c))
+LIB_SRC := $(filter-out harness/cli/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -50,7 +52,7 @@ $(BUILD)/libgfn.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/gfnbench: $(BUILD)/harness/main.o $(BUILD)/libgfn.a
+$(BUILD)/gfnbench: $(BUILD)/harness/cli/main.o $(BUILD)/libgfn.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 gfnbench: $(BUILD)/gfnbench
@@ -79,9 +81,9 @@ $(BUILD)/tests/test_main.o: ALL_CFLAGS += -I$(BUILD)/tests
 
 # run.txt records the flags and the commit each run was built with.  The commit
 # header is rewritten only when its text changes ("-dirty": uncommitted changes).
-$(BUILD)/harness/runner.o: ALL_CFLAGS += -DGFN_BUILD_CFLAGS='"$(strip $(OPT) $(SAN) $(DEFS) $(CFLAGS))"' \
+$(BUILD)/harness/experiment/runner.o: ALL_CFLAGS += -DGFN_BUILD_CFLAGS='"$(strip $(OPT) $(SAN) $(DEFS) $(CFLAGS))"' \
   -I$(BUILD)
-$(BUILD)/harness/runner.o: $(BUILD)/build_commit.gen.h
+$(BUILD)/harness/experiment/runner.o: $(BUILD)/build_commit.gen.h
 $(BUILD)/build_commit.gen.h: FORCE | $(DEPS_OK)
 	@c=$$(git rev-parse HEAD 2>/dev/null || echo unknown); \
 	  if [ "$$c" != unknown ] && ! git diff --quiet HEAD -- 2>/dev/null; then c="$$c-dirty"; fi; \
@@ -109,4 +111,4 @@ bench: gfnbench
 clean:
 	rm -rf build build-san gfnbench
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/harness/main.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/harness/cli/main.d

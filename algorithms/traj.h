@@ -3,7 +3,7 @@
  * This is the contract between the three parts of a training step:
  *   1. the sampler (algorithms/sampler.c) fills the states of each trajectory
  *      tau_b = (s_0 -> s_1 -> ... -> s_{T_b} = x_b), x_b terminal;
- *   2. the policies (algorithms/policy.c) fill log_pf, log_pb, log_flow and the
+ *   2. the policies (algorithms/policies/policy.c) fill log_pf, log_pb, log_flow and the
  *      FM edge flows for those transitions;
  *   3. an objective (algorithms/objective_*.c) reads them, returns the loss and
  *      writes dL/d(each quantity) into the d_ arrays, which the policies then

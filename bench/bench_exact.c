@@ -1,4 +1,4 @@
-/* bench_exact.c - throughput of exact evaluation (harness/exact.c: the forward
+/* bench_exact.c - throughput of exact evaluation (harness/run/exact.c: the forward
  * DP for p_theta over every state) with a randomly initialised SA P_F of the
  * paper's size (tfbind8 128 x 2, qm9str 1024 x 2, tfbind10 512 x 3), beside the
  * dgemm rate of the same layer shapes.
@@ -93,7 +93,7 @@ static int bench_task(const char *task, int f32)
         return 1;
     }
     gfn_params_close(&prm);
-    /* The paper's SA sizes (harness/train.c defaults): hidden x layers. */
+    /* The paper's SA sizes (harness/run/train.c defaults): hidden x layers. */
     int hidden = 128, layers = 2, chunk = 2048;
     if (strcmp(task, "qm9str") == 0 || strcmp(task, "sehstr") == 0)
         hidden = 1024;

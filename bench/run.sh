@@ -99,7 +99,7 @@ for t in tfbind8 qm9str; do
     done
 done
 
-# Exact evaluation (harness/exact.c) with a random SA P_F of the paper's size.
+# Exact evaluation (harness/run/exact.c) with a random SA P_F of the paper's size.
 ./build/bench_exact tfbind8 qm9str tfbind10
 ./build/bench_nn 0.3
 if [ "${BENCH_SKIP_GBTREE:-0}" != 1 ]; then

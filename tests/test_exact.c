@@ -1,4 +1,4 @@
-/* test_exact.c - the exact learned distribution p_theta(x) (harness/exact.c).
+/* test_exact.c - the exact learned distribution p_theta(x) (harness/run/exact.c).
  *
  * The forward DP  P(s_0) = 1, P(s') = sum_{parents s} P(s) P_F(s'|s), p_theta(x) = P(x)
  * is checked against:

@@ -1,5 +1,5 @@
-/* test_train.c - one training run (harness/train.c) and `gfnbench train`
- * (harness/cmd_train.c): settings errors, output files, and the exact metrics of
+/* test_train.c - one training run (harness/run/train.c) and `gfnbench train`
+ * (harness/cli/cmd_train.c): settings errors, output files, and the exact metrics of
  * the uniform sampler.
  *
  * Errors: every bad setting is rejected by both gfn_train_validate and

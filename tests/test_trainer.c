@@ -2,7 +2,7 @@
  *
  * Convergence: on hypergrid dim=2 side=6 (36 terminals, rewards 0.1 / 0.6 / 2.6)
  * every trained objective must bring the exact learned distribution p_theta
- * (harness/exact.c, via gfn_train_run) within total variation
+ * (harness/run/exact.c, via gfn_train_run) within total variation
  *     TV = 0.5 sum_x |p_theta(x) - R(x)/Z| < 0.1
  * of the target, while the untrained uniform sampler stays at TV = 0.632.
  * Why 0.1: it is under a sixth of the uniform sampler's TV, and with the small

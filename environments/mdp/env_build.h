@@ -1,6 +1,6 @@
 /* env_build.h - constructors of the environments of env.h.
  *
- * Only the task registry (harness/task.c) builds environments: it picks the MDP,
+ * Only the task registry (environments/tasks/task.c) builds environments: it picks the MDP,
  * computes the rewards (from a data file or a formula) and hands them over with
  * gfn_env_set_rewards.  Everything else sees the read-only interface of env.h.
  */

@@ -62,7 +62,7 @@ double gfn_ad_score(const gfn_ad_result *r);
  * float64 array; shared with the metrics so both sum like the reference. */
 double gfn__ad_pairwise_sum(const double *a, size_t n);
 
-/* The body of `gfnbench ad` (harness/cmd_ad.c) writing to out and errf, so that
+/* The body of `gfnbench ad` (harness/cli/cmd_ad.c) writing to out and errf, so that
  * its test can capture both; returns the exit status. */
 int gfn__ad_cmd_run(int argc, char **argv, FILE *out, FILE *errf);
 

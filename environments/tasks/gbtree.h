@@ -1,7 +1,7 @@
 /* gbtree.h - a gradient-boosted regression tree ensemble (the sEH proxy of sehstr).
  *
  * The model is sklearn's HistGradientBoostingRegressor as exported to text by the
- * data folder (data/sehstr/sehstr_gbr_trees.txt, read by harness/gbtree_io.c).
+ * data folder (data/sehstr/sehstr_gbr_trees.txt, read by environments/tasks/gbtree_io.c).
  * A prediction reproduces sklearn's _predict_one_from_raw_data bit for bit:
  *
  *     pred(f) = ((baseline + tree_0(f)) + tree_1(f)) + ... + tree_{T-1}(f)

@@ -4,8 +4,8 @@
  * SPEC.md section 4 unless overridden), builds the task and the trainer, and
  * every sample_every rounds draws sample_size monitor samples (the paper's
  * sampled metrics); every exact_every rounds and at the end it computes the
- * learned distribution p_theta exactly by dynamic programming (harness/exact.c)
- * and the exact metrics (harness/metrics.c).  Outputs are described in train.h.
+ * learned distribution p_theta exactly by dynamic programming (harness/run/exact.c)
+ * and the exact metrics (harness/run/metrics.c).  Outputs are described in train.h.
  */
 #include "train.h"
 

@@ -17,7 +17,7 @@
 #include <yaml.h>
 
 const char *const gfn_spec_metric_names[] = {
-    /* metrics.tsv columns (harness/train.h), curves may draw any after "trajectories" */
+    /* metrics.tsv columns (harness/run/train.h), curves may draw any after "trajectories" */
     "round", "trajectories", "loss", "log_z", "sampled_mean_reward_pct", "ad_score",
     "modes_found", "top100_mean_reward", "top100_diversity", "mean_reward_pct", "tv",
     "kl_target_learned", "kl_learned_target", "jsd", "pearson_logp_logr", "spearman_logp_logr",
@@ -431,7 +431,7 @@ static int visit_figures(const loader *ld, void *vctx, const yaml_node_t *k, con
     const char *key = scalar(k);
     if (strcmp(key, "curves") == 0)
         return load_names(ld, v, "a list of metrics.tsv columns to draw", gfn_spec_curve_known,
-                          "the metrics.tsv columns of harness/train.h", &s->curves, &s->n_curves);
+                          "the metrics.tsv columns of harness/run/train.h", &s->curves, &s->n_curves);
     if (strcmp(key, "x") == 0) {
         char(*axes)[GFN_SPEC_NAME_MAX] = NULL;
         int n = 0;
@@ -518,7 +518,7 @@ static int visit_top(const loader *ld, void *vctx, const yaml_node_t *k, const y
         return load_variants(ld, s, v);
     case F_SUMMARY:
         rc = load_names(ld, v, "a list of metric names", metric_known_fn,
-                        "the metrics of harness/train.h", &s->metrics, &s->n_metrics);
+                        "the metrics of harness/run/train.h", &s->metrics, &s->n_metrics);
         if (rc == GFN_OK && s->n_metrics == 0)
             return fail(ld, v, GFN_EVALUE, "expected at least one metric in summary");
         return rc;

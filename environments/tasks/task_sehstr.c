@@ -1,6 +1,6 @@
 /* task_sehstr.c - sehstr: strings of 6 of 18 molecular blocks (symbols 0-9, a-h),
  * 18^6 = 34,012,224 strings; y is the prediction of the gradient-boosted tree
- * ensemble data/sehstr/sehstr_gbr_trees.txt (environments/gbtree.h) on the
+ * ensemble data/sehstr/sehstr_gbr_trees.txt (environments/tasks/gbtree.h) on the
  * 108-value one-hot of the string.
  *   R = 10 max(y, 1e-3)^6 / max_x max(y, 1e-3)^6;  modes: R >= 99.9th percentile.
  * Loading evaluates the ensemble on every string (threads=2 workers) with progress
