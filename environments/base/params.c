@@ -250,3 +250,181 @@ void gfn_params_reset_used(gfn_params *p)
     for (int i = 0; i < p->n; i++)
         p->items[i].used = 0;
 }
+
+/* ---- strict integers ---- */
+
+/* Digits of s (after an optional '-' when allow_minus) into *mag; *neg set. */
+static int parse_magnitude(const char *s, int allow_minus, int *neg, uint64_t *mag)
+{
+    *neg = 0;
+    *mag = 0;
+    if (*s == '-' && allow_minus) {
+        *neg = 1;
+        s++;
+    }
+    if (*s < '0' || *s > '9')
+        return GFN_EFORMAT;
+    int overflow = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return GFN_EFORMAT;
+        unsigned d = (unsigned)(*s - '0');
+        if (*mag > (UINT64_MAX - d) / 10)
+            overflow = 1;
+        else
+            *mag = *mag * 10 + d;
+    }
+    return overflow ? GFN_EVALUE : GFN_OK;
+}
+
+int gfn_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    int neg;
+    uint64_t v;
+    int rc = parse_magnitude(s, 0, &neg, &v);
+    if (rc)
+        return rc;
+    *out = v;
+    return v < lo || v > hi ? GFN_EVALUE : GFN_OK;
+}
+
+int gfn_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    int neg;
+    uint64_t m;
+    int rc = parse_magnitude(s, 1, &neg, &m);
+    if (rc)
+        return rc;
+    if (neg && m == 0 && s[0] == '-' && s[1] == '0' && s[2] == '\0')
+        neg = 0; /* "-0" is 0 */
+    if ((!neg && m > (uint64_t)INT64_MAX) || (neg && m > (uint64_t)INT64_MAX + 1))
+        return GFN_EVALUE;
+    int64_t v = neg ? (m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m) : (int64_t)m;
+    *out = v;
+    return v < lo || v > hi ? GFN_EVALUE : GFN_OK;
+}
+
+static int bad_int(const gfn_param *e, const char *lo, const char *hi, gfn_error *err)
+{
+    char expected[96];
+    snprintf(expected, sizeof expected, "an integer in [%s, %s]", lo, hi);
+    return bad_value(e, expected, err);
+}
+
+int gfn_params_get_i64(gfn_params *p, const char *key, int64_t def, int64_t lo, int64_t hi,
+                       int64_t *out, gfn_error *err)
+{
+    gfn_param *e = find_mut(p, key);
+    if (!e) {
+        *out = def;
+        return GFN_OK;
+    }
+    e->used = 1;
+    int64_t v;
+    if (gfn_parse_i64(e->val, lo, hi, &v)) {
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%lld", (long long)lo);
+        snprintf(b, sizeof b, "%lld", (long long)hi);
+        return bad_int(e, a, b, err);
+    }
+    *out = v;
+    return GFN_OK;
+}
+
+int gfn_params_get_u64(gfn_params *p, const char *key, uint64_t def, uint64_t lo, uint64_t hi,
+                       uint64_t *out, gfn_error *err)
+{
+    gfn_param *e = find_mut(p, key);
+    if (!e) {
+        *out = def;
+        return GFN_OK;
+    }
+    e->used = 1;
+    uint64_t v;
+    if (gfn_parse_u64(e->val, lo, hi, &v)) {
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%llu", (unsigned long long)lo);
+        snprintf(b, sizeof b, "%llu", (unsigned long long)hi);
+        return bad_int(e, a, b, err);
+    }
+    *out = v;
+    return GFN_OK;
+}
+
+int gfn_params_get_int_in(gfn_params *p, const char *key, int def, int lo, int hi, int *out,
+                          gfn_error *err)
+{
+    int64_t v;
+    int rc = gfn_params_get_i64(p, key, def, lo, hi, &v, err);
+    if (rc == GFN_OK)
+        *out = (int)v; /* in [lo, hi], so it fits */
+    return rc;
+}
+
+int gfn_params_get_long_in(gfn_params *p, const char *key, long def, long lo, long hi, long *out,
+                           gfn_error *err)
+{
+    int64_t v;
+    int rc = gfn_params_get_i64(p, key, def, lo, hi, &v, err);
+    if (rc == GFN_OK)
+        *out = (long)v;
+    return rc;
+}
+
+int gfn_params_get_u32(gfn_params *p, const char *key, uint32_t def, uint32_t lo, uint32_t hi,
+                       uint32_t *out, gfn_error *err)
+{
+    uint64_t v;
+    int rc = gfn_params_get_u64(p, key, def, lo, hi, &v, err);
+    if (rc == GFN_OK)
+        *out = (uint32_t)v;
+    return rc;
+}
+
+int gfn_params_get_size(gfn_params *p, const char *key, size_t def, size_t lo, size_t hi,
+                        size_t *out, gfn_error *err)
+{
+    uint64_t v;
+    int rc = gfn_params_get_u64(p, key, def, lo, hi, &v, err);
+    if (rc == GFN_OK)
+        *out = (size_t)v;
+    return rc;
+}
+
+int gfn_params_get_double_in(gfn_params *p, const char *key, double def, double lo, double hi,
+                             double *out, gfn_error *err)
+{
+    int rc = gfn_params_get_double(p, key, def, out, err);
+    if (rc == GFN_OK && gfn_params_has(p, key))
+        rc = gfn_params_check_range(p, key, *out, lo, hi, err);
+    return rc;
+}
+
+/* ---- keys that may be given once ---- */
+
+int gfn_params_add(gfn_params *p, const char *key, const char *val, const char *where,
+                   gfn_error *err)
+{
+    const gfn_param *e = gfn_params_find(p, key);
+    if (e)
+        return gfn_error_set(err, GFN_EUSAGE, "%s%skey '%s' given twice (first at %s)",
+                             where ? where : "", where && where[0] ? ": " : "", key,
+                             e->where[0] ? e->where : "an earlier entry");
+    return gfn_params_set(p, key, val, where, err);
+}
+
+int gfn_params_add_arg(gfn_params *p, const char *arg, const char *where, gfn_error *err)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq && eq != arg && (size_t)(eq - arg) < GFN_PARAM_KEY_MAX) {
+        char key[GFN_PARAM_KEY_MAX];
+        memcpy(key, arg, (size_t)(eq - arg));
+        key[eq - arg] = '\0';
+        const gfn_param *e = gfn_params_find(p, key);
+        if (e)
+            return gfn_error_set(err, GFN_EUSAGE, "%s%skey '%s' given twice ('%s=%s', then '%s')",
+                                 where ? where : "", where && where[0] ? ": " : "", key, key,
+                                 e->val, arg);
+    }
+    return gfn_params_set_arg(p, arg, where, err);
+}

@@ -61,10 +61,44 @@ int gfn_params_get_string(gfn_params *p, const char *key, const char *def, const
 /* Value must be one of the '|'-separated choices, e.g. "none|uniform|prt". */
 int gfn_params_get_choice(gfn_params *p, const char *key, const char *choices,
                           const char *def, const char **out, gfn_error *err);
+/* Integer getters checked as the type the value is stored in: the whole value
+ * must be a base-10 integer (optional '-' for signed types only; no spaces, '+',
+ * exponent or fraction) within [lo, hi]; anything else is GFN_EVALUE saying
+ * "where: key 'K': expected an integer in [lo, hi], got 'V'" with lo and hi
+ * printed as integers.  An absent key gives def (not range-checked). */
+int gfn_params_get_i64(gfn_params *p, const char *key, int64_t def, int64_t lo, int64_t hi,
+                       int64_t *out, gfn_error *err);
+int gfn_params_get_int_in(gfn_params *p, const char *key, int def, int lo, int hi, int *out,
+                          gfn_error *err);
+int gfn_params_get_long_in(gfn_params *p, const char *key, long def, long lo, long hi, long *out,
+                           gfn_error *err);
+int gfn_params_get_u32(gfn_params *p, const char *key, uint32_t def, uint32_t lo, uint32_t hi,
+                       uint32_t *out, gfn_error *err);
+int gfn_params_get_u64(gfn_params *p, const char *key, uint64_t def, uint64_t lo, uint64_t hi,
+                       uint64_t *out, gfn_error *err);
+int gfn_params_get_size(gfn_params *p, const char *key, size_t def, size_t lo, size_t hi,
+                        size_t *out, gfn_error *err);
+/* gfn_params_get_double, then the value must lie in [lo, hi]. */
+int gfn_params_get_double_in(gfn_params *p, const char *key, double def, double lo, double hi,
+                             double *out, gfn_error *err);
+
+/* The strict parsers behind the getters, for any text (table files, checkpoints):
+ * GFN_OK, GFN_EFORMAT (not an integer of that kind) or GFN_EVALUE (outside
+ * [lo, hi]; *out then holds the value read when it fits the type). */
+int gfn_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
+int gfn_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
+/* Like gfn_params_set / gfn_params_set_arg, but a key already present is
+ * GFN_EUSAGE naming both places ("rounds=10 rounds=30" on a command line). */
+int gfn_params_add(gfn_params *p, const char *key, const char *val, const char *where,
+                   gfn_error *err);
+int gfn_params_add_arg(gfn_params *p, const char *arg, const char *where, gfn_error *err);
+
 /* true/false, yes/no, 1/0, on/off. */
 int gfn_params_get_bool(gfn_params *p, const char *key, int def, int *out, gfn_error *err);
 
-/* Range checks after a getter: value must lie in [lo, hi]. */
+/* Range checks after a getter: value must lie in [lo, hi] (prefer the typed
+ * getters above for integers: this one prints with %g). */
 int gfn_params_check_range(const gfn_params *p, const char *key, double v, double lo, double hi,
                            gfn_error *err);
 
