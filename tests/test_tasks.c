@@ -372,7 +372,7 @@ static void test_errors(void)
     write_file(TMP "/t.tsv", "AA\t1\nAB\t2\nBAA\t3\nBB\t4\n");
     expect_err("table", file, GFN_EFORMAT, "t.tsv:3");
     write_file(TMP "/t.tsv", "AA\t1\nAB\t-2\nBA\t3\nBB\t4\n");
-    expect_err("table", file, GFN_EVALUE, "reward of AB");
+    expect_err("table", file, GFN_EVALUE, "t.tsv:2: y of AB is -2");
     expect_err("table", "file=" TMP "/none.tsv alphabet=AB", GFN_EIO, "none.tsv");
     expect_err("table", "alphabet=AB", GFN_EVALUE, "file=PATH");
     expect_err("table", "file=" TMP "/t.tsv alphabet=AA", GFN_EVALUE, "alphabet");

@@ -428,3 +428,31 @@ int gfn_params_add_arg(gfn_params *p, const char *arg, const char *where, gfn_er
     }
     return gfn_params_set_arg(p, arg, where, err);
 }
+
+const char *gfn_text_quote(char *buf, size_t cap, const char *s, size_t max_chars)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0, used = 0;
+    GFN_ASSERT(cap >= 8);
+    for (; *s && used < max_chars; s++, used++) {
+        unsigned char c = (unsigned char)*s;
+        size_t need = (c >= 0x20 && c < 0x7f) ? 1 : 4;
+        if (k + need + 4 > cap)
+            break;
+        if (need == 1) {
+            buf[k++] = (char)c;
+        } else {
+            buf[k++] = '\\';
+            buf[k++] = 'x';
+            buf[k++] = hex[c >> 4];
+            buf[k++] = hex[c & 15];
+        }
+    }
+    if (*s) {
+        buf[k++] = '.';
+        buf[k++] = '.';
+        buf[k++] = '.';
+    }
+    buf[k] = '\0';
+    return buf;
+}

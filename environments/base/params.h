@@ -94,6 +94,11 @@ int gfn_params_add(gfn_params *p, const char *key, const char *val, const char *
                    gfn_error *err);
 int gfn_params_add_arg(gfn_params *p, const char *arg, const char *where, gfn_error *err);
 
+/* Writes at most max_chars characters of s into buf (cap bytes) for an error
+ * message: printable ASCII as is, every other byte as \xHH, "..." when cut, so
+ * that no raw binary input reaches a terminal.  Returns buf. */
+const char *gfn_text_quote(char *buf, size_t cap, const char *s, size_t max_chars);
+
 /* true/false, yes/no, 1/0, on/off. */
 int gfn_params_get_bool(gfn_params *p, const char *key, int def, int *out, gfn_error *err);
 

@@ -68,10 +68,15 @@ int gfn__task_path(char *buf, int cap, const char *data_dir, const char *rel, gf
 /* Reads a table of `x<TAB>y` rows where x is a string of length n over the
  * symbols of letters (A = strlen(letters)); y[rank(x)] = y (y is (A^n)), rank =
  * base-A value, first letter most significant.  Every string must appear exactly
- * once.  as_float32: y is parsed with strtof and widened, as the float32 sources
- * were.  Errors name path:line. */
-int gfn__task_read_string_table(const char *path, const char *letters, int n, int as_float32,
+ * once.  flags: GFN__TABLE_F32, y is parsed with strtof and widened, as the
+ * float32 sources were; GFN__TABLE_HEADER, a first row whose y is not a number
+ * is a header and skipped.  Errors name path:line and the text read. */
+#define GFN__TABLE_F32 1
+#define GFN__TABLE_HEADER 2
+int gfn__task_read_string_table(const char *path, const char *letters, int n, int flags,
                                 double *y, gfn_error *err);
+/* The line number (1-based) of the row of string rank r in a table file, or 0. */
+int64_t gfn__task_table_line_of(const char *path, const char *letters, int n, int64_t r);
 /* Reads a list of strings (one per line) and sets flags[rank] = 1; duplicates are
  * an error; *count (may be NULL) receives the number of strings. */
 int gfn__task_read_string_list(const char *path, const char *letters, int n, uint8_t *flags,

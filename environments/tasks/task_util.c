@@ -291,39 +291,60 @@ static int check_all_seen(const char *path, const uint8_t *seen, int64_t N, int6
     return GFN_OK;
 }
 
-int gfn__task_read_string_table(const char *path, const char *letters, int n, int as_float32,
+/* A y field: the whole text is a finite number. */
+static int parse_y(const char *ys, int as_float32, double *v)
+{
+    char *end;
+    *v = as_float32 ? (double)strtof(ys, &end) : strtod(ys, &end);
+    return end != ys && *end == '\0' && isfinite(*v) && ys[0] != ' ' && ys[0] != '\t';
+}
+
+int gfn__task_read_string_table(const char *path, const char *letters, int n, int flags,
                                 double *y, gfn_error *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return gfn_error_set(err, GFN_EIO, "%s: cannot open reward table", path);
-    int64_t N = count_strings(letters, n), rows = 0;
+    int64_t N = count_strings(letters, n), rows = 0, lineno = 0;
     uint8_t *seen = calloc((size_t)N, 1);
     char *line = NULL;
     size_t cap = 0;
+    char shown[200];
     int rc = seen ? GFN_OK : gfn_error_set(err, GFN_ENOMEM, "%s: out of memory", path);
-    while (rc == GFN_OK && getline(&line, &cap, f) >= 0) {
-        rows++;
+    ssize_t len;
+    while (rc == GFN_OK && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if ((size_t)len != strlen(line)) {
+            rc = gfn_error_set(err, GFN_EFORMAT, "%s:%lld: a NUL byte in the line (expected "
+                               "text rows x<TAB>y)", path, (long long)lineno);
+            break;
+        }
         chomp(line);
+        const char *tab = strchr(line, '\t');
+        double v;
+        if (lineno == 1 && (flags & GFN__TABLE_HEADER) && tab && !parse_y(tab + 1, 0, &v) &&
+            parse_string(line, letters, n, &(int64_t){0}) < 0)
+            continue; /* a header row such as "x<TAB>y" (what pandas writes) */
+        rows++;
         int64_t r;
         int k = parse_string(line, letters, n, &r);
         if (k < 0 || line[k] != '\t') {
             rc = gfn_error_set(err, GFN_EFORMAT,
                                "%s:%lld: expected x<TAB>y with x a string of %d letters of "
-                               "'%s', got '%.40s'", path, (long long)rows, n, letters, line);
+                               "'%s', got '%s'", path, (long long)lineno, n, letters,
+                               gfn_text_quote(shown, sizeof shown, line, 40));
             break;
         }
-        char *end;
         const char *ys = line + k + 1;
-        double v = as_float32 ? (double)strtof(ys, &end) : strtod(ys, &end);
-        if (end == ys || *end != '\0' || !isfinite(v)) {
+        if (!parse_y(ys, flags & GFN__TABLE_F32, &v)) {
             rc = gfn_error_set(err, GFN_EFORMAT, "%s:%lld: expected a finite number after the "
-                               "TAB, got '%.40s'", path, (long long)rows, ys);
+                               "TAB, got '%s'", path, (long long)lineno,
+                               gfn_text_quote(shown, sizeof shown, ys, 40));
             break;
         }
         if (seen[r]) {
             rc = gfn_error_set(err, GFN_EFORMAT, "%s:%lld: string %.*s appears a second time",
-                               path, (long long)rows, n, line);
+                               path, (long long)lineno, n, line);
             break;
         }
         seen[r] = 1;
@@ -337,6 +358,26 @@ int gfn__task_read_string_table(const char *path, const char *letters, int n, in
     free(seen);
     fclose(f);
     return rc;
+}
+
+int64_t gfn__task_table_line_of(const char *path, const char *letters, int n, int64_t r)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int64_t lineno = 0, found = 0;
+    while (!found && getline(&line, &cap, f) >= 0) {
+        lineno++;
+        int64_t q;
+        int k = parse_string(line, letters, n, &q);
+        if (k >= 0 && line[k] == '\t' && q == r)
+            found = lineno;
+    }
+    free(line);
+    fclose(f);
+    return found;
 }
 
 int gfn__task_read_string_list(const char *path, const char *letters, int n, uint8_t *flags,

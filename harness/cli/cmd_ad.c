@@ -15,6 +15,7 @@
 
 #include "ad.h"
 #include "commands.h"
+#include "params.h"
 
 static void help(FILE *f)
 {
@@ -62,8 +63,9 @@ static int read_numbers(const char *path, double **vals, size_t *n, gfn_error *e
             rest++;
         if (end == s || *rest || !isfinite(v)) {
             s[strcspn(s, "\r\n")] = 0;
+            char shown[200];
             st = gfn_error_set(err, GFN_EFORMAT, "%s:%ld: expected one finite number, got '%s'",
-                               path, lineno, s);
+                               path, lineno, gfn_text_quote(shown, sizeof shown, s, 40));
             break;
         }
         if (*n == cap) {
