@@ -14,7 +14,8 @@ static void run_usage(FILE *f)
 {
     fprintf(f,
             "usage: gfnbench run SPEC.yaml [--jobs N] [--only PATTERN] [--resume] [--out DIR]\n"
-            "                              [--plots DIR] [--no-report]\n\n"
+            "                              [--plots DIR] [--no-report]\n"
+            "                              [--list] [--index K] [--shard I/N]\n\n"
             "Runs every (variant, seed) pair of the experiment SPEC.yaml in parallel child\n"
             "processes, each into DIR/<experiment>/<variant>/seed<k>/ (metrics.tsv,\n"
             "summary.txt, config.txt, run.txt, log.txt), then writes the summary tables\n"
@@ -24,7 +25,41 @@ static void run_usage(FILE *f)
             "  --resume        skip finished runs; redo failed or half-written ones\n"
             "  --out DIR       results root (default: results)\n"
             "  --plots DIR     figures root (default: plots)\n"
-            "  --no-report     skip the tables and figures\n");
+            "  --no-report     skip the tables and figures\n"
+            "  --list          print every run (index, folder, state: done, at round N, todo,\n"
+            "                  failed, diverged; running when a process holds its lock) and\n"
+            "                  exit; with --only/--index/--shard, only those runs\n"
+            "  --index K       only run K of --list (0 = first variant, first seed; runs go\n"
+            "                  variant by variant, seed by seed)\n"
+            "  --shard I/N     only the runs whose index modulo N is I-1 (1 <= I <= N): N\n"
+            "                  shards are disjoint and together cover the experiment\n\n"
+            "A whole run locks DIR/<experiment>/run.lock: a second run into the same folder\n"
+            "fails at once naming the process holding it.  With --index or --shard only\n"
+            "the selected runs are locked (DIR/<experiment>/<variant>/seed<k>.lock), so\n"
+            "shards run side by side into one folder, and the report step is skipped\n"
+            "(run `gfnbench report SPEC.yaml` once every shard is done).\n");
+}
+
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || v < lo || v > hi)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
+/* "I/N" with 1 <= I <= N. */
+static int parse_shard(const char *s, int *i, int *n)
+{
+    char a[32];
+    const char *slash = strchr(s, '/');
+    if (!slash || (size_t)(slash - s) >= sizeof a)
+        return 0;
+    memcpy(a, s, (size_t)(slash - s));
+    a[slash - s] = '\0';
+    return parse_int(a, 1, 1000000, i) && parse_int(slash + 1, 1, 1000000, n) && *i <= *n;
 }
 
 static int parse_jobs(const char *s, int *out)
@@ -49,7 +84,7 @@ int gfn_cmd_run(int argc, char **argv)
     o.validate = gfn_train_validate;
     o.log = stdout;
     const char *path = NULL, *plots = NULL;
-    int report = 1;
+    int report = 1, list = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_val = i + 1 < argc;
@@ -65,6 +100,20 @@ int gfn_cmd_run(int argc, char **argv)
             o.out_dir = argv[++i];
         } else if (strcmp(a, "--plots") == 0 && has_val) {
             plots = argv[++i];
+        } else if (strcmp(a, "--index") == 0 && has_val) {
+            if (!parse_int(argv[++i], 0, 100000000, &o.index)) {
+                fprintf(stderr, "gfnbench run: --index expects a whole number >= 0 (see "
+                        "--list), got '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (strcmp(a, "--shard") == 0 && has_val) {
+            if (!parse_shard(argv[++i], &o.shard_i, &o.shard_n)) {
+                fprintf(stderr, "gfnbench run: --shard expects I/N with 1 <= I <= N, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (strcmp(a, "--list") == 0) {
+            list = 1;
         } else if (strcmp(a, "--resume") == 0) {
             o.resume = 1;
         } else if (strcmp(a, "--no-report") == 0) {
@@ -87,6 +136,15 @@ int gfn_cmd_run(int argc, char **argv)
         fprintf(stderr, "gfnbench run: %s\n", err.msg);
         return 1;
     }
+    if (list) {
+        int lrc = gfn_runner_list(s, &o, stdout, &err);
+        if (lrc)
+            fprintf(stderr, "gfnbench run: %s\n", err.msg);
+        gfn_spec_free(s);
+        return lrc ? 1 : 0;
+    }
+    if (o.index >= 0 || o.shard_n > 0)
+        report = 0; /* other shards may still be running */
     gfn_runner_stats st;
     int rc = gfn_runner_run(s, &o, &st, &err);
     int ran_any = rc == GFN_OK || rc == GFN_ECHILD;

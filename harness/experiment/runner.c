@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@ void gfn_runner_opts_init(gfn_runner_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->live = -1;
+    o->index = -1;
 }
 
 void gfn_runner_run_dir(const gfn_spec *s, const char *out_dir, int variant, int seed_index,
@@ -52,6 +54,125 @@ int gfn_runner_is_finished(const char *run_dir)
     int ok = strstr(text, "\nstatus: ok\n") != NULL;
     free(text);
     return ok;
+}
+
+const char *gfn_run_state_name(gfn_run_state st)
+{
+    switch (st) {
+    case GFN_RUN_TODO: return "todo";
+    case GFN_RUN_PARTIAL: return "partial";
+    case GFN_RUN_DONE: return "done";
+    case GFN_RUN_FAILED: return "failed";
+    case GFN_RUN_DIVERGED: return "diverged";
+    }
+    return "?";
+}
+
+/* The first field of the last non-empty line of metrics.tsv (0 when none). */
+static long last_metrics_round(const char *run_dir)
+{
+    char path[4200], *text = NULL;
+    size_t len;
+    snprintf(path, sizeof path, "%s/metrics.tsv", run_dir);
+    if (gfn_fs_read_all(path, &text, &len, NULL) != GFN_OK)
+        return 0;
+    while (len > 0 && text[len - 1] == '\n')
+        text[--len] = '\0';
+    char *line = text + len;
+    while (line > text && line[-1] != '\n')
+        line--;
+    char *end;
+    long round = strtol(line, &end, 10);
+    free(text);
+    return end > line && round > 0 ? round : 0;
+}
+
+gfn_run_state gfn_runner_state(const char *run_dir, long *round)
+{
+    char path[4200], *text = NULL;
+    if (round)
+        *round = last_metrics_round(run_dir);
+    snprintf(path, sizeof path, "%s/run.txt", run_dir);
+    if (gfn_fs_read_all(path, &text, NULL, NULL) == GFN_OK) {
+        gfn_run_state st = GFN_RUN_PARTIAL;
+        if (strstr(text, "\nstatus: ok\n"))
+            st = GFN_RUN_DONE;
+        else if (strstr(text, "\nstatus: failed\n"))
+            st = GFN_RUN_FAILED;
+        else if (strstr(text, "\nstatus: diverged\n"))
+            st = GFN_RUN_DIVERGED;
+        free(text);
+        return st;
+    }
+    return gfn_fs_exists(run_dir) ? GFN_RUN_PARTIAL : GFN_RUN_TODO;
+}
+
+/* ---- locks ---- */
+
+/* The pid written into a lock file, when that process is alive; else 0. */
+static long lock_holder(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    long pid = strtol(buf, NULL, 10);
+    if (pid <= 0 || (pid_t)pid == getpid() || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+        return 0;
+    return pid;
+}
+
+int gfn_runner_lock(const char *path, int exclusive, int *fd, gfn_error *err)
+{
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (*fd < 0)
+        return gfn_error_set(err, GFN_EIO, "cannot open lock file %s: %s", path, strerror(errno));
+    if (flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+        int e = errno;
+        long pid = lock_holder(*fd);
+        close(*fd);
+        *fd = -1;
+        if (e != EWOULDBLOCK)
+            return gfn_error_set(err, GFN_EIO, "cannot lock %s: %s", path, strerror(e));
+        if (pid > 0)
+            return gfn_error_set(err, GFN_EBUSY, "%s is locked by process %ld (another gfnbench "
+                                 "run into the same folder); wait for it or stop it", path, pid);
+        return gfn_error_set(err, GFN_EBUSY, "%s is locked by gfnbench runs started with "
+                             "--index or --shard; wait for them or stop them", path);
+    }
+    if (exclusive) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+        if (ftruncate(*fd, 0) != 0 || pwrite(*fd, buf, (size_t)n, 0) != n) {
+            int e = errno;
+            close(*fd);
+            *fd = -1;
+            return gfn_error_set(err, GFN_EIO, "cannot write lock file %s: %s", path,
+                                 strerror(e));
+        }
+    }
+    return GFN_OK;
+}
+
+/* The pid holding run_dir's lock, or 0 when nobody holds it. */
+static long run_lock_holder(const char *run_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s.lock", run_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    long pid = 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+        pid = lock_holder(fd);
+        if (pid == 0)
+            pid = -1; /* held, holder unknown */
+    } else {
+        flock(fd, LOCK_UN);
+    }
+    close(fd);
+    return pid;
 }
 
 /* ---- the message a child sends to the parent: progress, or its error ---- */
@@ -140,6 +261,7 @@ typedef struct {
     char reason[sizeof(((gfn_error *)0)->msg) + 300];
     double wall;
     time_t started_at;
+    int lock_fd; /* seed<k>.lock beside the folder (--index, --shard), or -1 */
 } job;
 
 typedef struct {
@@ -150,6 +272,7 @@ typedef struct {
     int live;
     int drawn; /* lines of the live block currently on screen */
     int done, to_run;
+    int exp_lock_fd; /* OUT/<experiment>/run.lock, or -1 */
     struct timespec t0; /* start of the experiment, for redraw throttling */
     double last_draw;
 } runner;
@@ -216,8 +339,14 @@ static int write_run_txt(const runner *r, const job *j, gfn_error *err)
 
 /* ---- selection and up-front validation ---- */
 
-static int selected(const gfn_spec *s, const char *only, int v, int k)
+static int selected(const gfn_spec *s, const gfn_runner_opts *o, int v, int k)
 {
+    int index = v * s->n_seeds + k;
+    if (o->index >= 0 && index != o->index)
+        return 0;
+    if (o->shard_n > 0 && index % o->shard_n != o->shard_i - 1)
+        return 0;
+    const char *only = o->only;
     if (!only)
         return 1;
     char label[2 * GFN_SPEC_NAME_MAX + 32];
@@ -233,12 +362,13 @@ static int build_jobs(runner *r, gfn_error *err)
         return gfn_error_set(err, GFN_ENOMEM, "out of memory planning %s", s->name);
     for (int v = 0; v < s->n_variants; v++)
         for (int k = 0; k < s->n_seeds; k++) {
-            if (!selected(s, r->o->only, v, k))
+            if (!selected(s, r->o, v, k))
                 continue;
             job *j = &r->jobs[r->n_jobs++];
             j->variant = v;
             j->seed_index = k;
             j->fd = -1;
+            j->lock_fd = -1;
             j->rounds = s->rounds;
             j->mean_reward_pct = NAN;
             j->rounds_per_s = NAN;
@@ -249,6 +379,13 @@ static int build_jobs(runner *r, gfn_error *err)
             if (rc)
                 return rc;
         }
+    int total = s->n_variants * s->n_seeds;
+    if (r->o->index >= total)
+        return gfn_error_set(err, GFN_EUSAGE, "--index %d: %s has runs 0 to %d (see --list)",
+                             r->o->index, s->name, total - 1);
+    if (r->n_jobs == 0 && !r->o->only)
+        return gfn_error_set(err, GFN_EUSAGE, "--shard %d/%d selects no run of %s (it has %d)",
+                             r->o->shard_i, r->o->shard_n, s->name, total);
     if (r->n_jobs == 0)
         return gfn_error_set(err, GFN_EUSAGE, "--only '%s' matches no run of %s (variants are "
                              "named like '%s' and runs like '%s/seed%ld')",
@@ -583,6 +720,84 @@ static int summarise(runner *r, gfn_runner_stats *st, gfn_error *err)
     return rc;
 }
 
+/* Takes the experiment lock (exclusive for a whole run, shared for --index or
+ * --shard) and, for --index or --shard, every selected run's lock, before
+ * anything is started: a second run into the same folder fails at once. */
+static int take_locks(runner *r, gfn_error *err)
+{
+    const gfn_runner_opts *o = r->o;
+    int single = o->index >= 0 || o->shard_n > 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", o->out_dir ? o->out_dir : "results", r->s->name);
+    int rc = gfn_fs_mkdir_p(path, err);
+    if (rc)
+        return rc;
+    snprintf(path, sizeof path, "%s/%s/run.lock", o->out_dir ? o->out_dir : "results",
+             r->s->name);
+    if ((rc = gfn_runner_lock(path, !single, &r->exp_lock_fd, err)))
+        return rc;
+    for (int i = 0; single && i < r->n_jobs; i++) {
+        job *j = &r->jobs[i];
+        snprintf(path, sizeof path, "%s", j->dir);
+        char *slash = strrchr(path, '/');
+        if (slash) {
+            *slash = '\0';
+            if ((rc = gfn_fs_mkdir_p(path, err)))
+                return rc;
+        }
+        snprintf(path, sizeof path, "%s.lock", j->dir);
+        if ((rc = gfn_runner_lock(path, 1, &j->lock_fd, err)))
+            return rc;
+    }
+    return GFN_OK;
+}
+
+static void release_locks(runner *r)
+{
+    for (int i = 0; i < r->n_jobs; i++)
+        if (r->jobs[i].lock_fd >= 0) {
+            close(r->jobs[i].lock_fd);
+            r->jobs[i].lock_fd = -1;
+        }
+    if (r->exp_lock_fd >= 0)
+        close(r->exp_lock_fd);
+    r->exp_lock_fd = -1;
+}
+
+int gfn_runner_list(const gfn_spec *s, const gfn_runner_opts *o, FILE *out, gfn_error *err)
+{
+    runner r;
+    memset(&r, 0, sizeof r);
+    r.s = s;
+    r.o = o;
+    r.exp_lock_fd = -1;
+    int rc = build_jobs(&r, err);
+    for (int i = 0; rc == GFN_OK && i < r.n_jobs; i++) {
+        const job *j = &r.jobs[i];
+        long round = 0, pid = run_lock_holder(j->dir);
+        gfn_run_state st = gfn_runner_state(j->dir, &round);
+        char state[96];
+        if (st == GFN_RUN_PARTIAL && round > 0)
+            snprintf(state, sizeof state, "at round %ld", round);
+        else if (st == GFN_RUN_PARTIAL)
+            snprintf(state, sizeof state, "started");
+        else
+            snprintf(state, sizeof state, "%s", gfn_run_state_name(st));
+        if (pid > 0)
+            snprintf(state + strlen(state), sizeof state - strlen(state), ", running (pid %ld)",
+                     pid);
+        else if (pid < 0)
+            snprintf(state + strlen(state), sizeof state - strlen(state), ", running");
+        fprintf(out, "%5d  %-*s  %s\n", j->variant * s->n_seeds + j->seed_index, 40, j->dir,
+                state);
+    }
+    release_locks(&r);
+    for (int i = 0; i < r.n_jobs; i++)
+        gfn_params_close(&r.jobs[i].cfg);
+    free(r.jobs);
+    return rc;
+}
+
 int gfn_runner_run(const gfn_spec *s, const gfn_runner_opts *o, gfn_runner_stats *stats,
                    gfn_error *err)
 {
@@ -597,11 +812,14 @@ int gfn_runner_run(const gfn_spec *s, const gfn_runner_opts *o, gfn_runner_stats
     memset(&r, 0, sizeof r);
     r.s = s;
     r.o = o;
+    r.exp_lock_fd = -1;
     r.live = o->log && (o->live == 1 || (o->live < 0 && isatty(fileno(o->log))));
     clock_gettime(CLOCK_MONOTONIC, &r.t0);
     int rc = build_jobs(&r, err);
     if (rc == GFN_OK)
         rc = validate_jobs(&r, err);
+    if (rc == GFN_OK)
+        rc = take_locks(&r, err);
     if (rc == GFN_OK) {
         int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (jobs < 1)
@@ -615,6 +833,7 @@ int gfn_runner_run(const gfn_spec *s, const gfn_runner_opts *o, gfn_runner_stats
         if (rc == GFN_OK)
             rc = summarise(&r, stats, err);
     }
+    release_locks(&r);
     for (int i = 0; i < r.n_jobs; i++)
         gfn_params_close(&r.jobs[i].cfg);
     free(r.jobs);

@@ -40,6 +40,8 @@ typedef struct {
     gfn_validate_fn validate; /* NULL means no up-front check */
     FILE *log;                /* progress and summary lines; NULL: silent */
     int live;                 /* -1: redraw in place when log is a terminal; 0 plain; 1 live */
+    int index;                /* >= 0: only the run with this index (gfn_runner_list); -1 all */
+    int shard_i, shard_n;     /* shard_n > 0: only runs whose index % shard_n == shard_i - 1 */
 } gfn_runner_opts;
 
 typedef struct {
@@ -63,5 +65,32 @@ void gfn_runner_run_dir(const gfn_spec *s, const char *out_dir, int variant, int
 
 /* 1 when run_dir/run.txt exists and says "status: ok". */
 int gfn_runner_is_finished(const char *run_dir);
+
+/* The state of one run folder, as `run --list` and `status` show it. */
+typedef enum {
+    GFN_RUN_TODO,     /* no folder, or nothing in it yet */
+    GFN_RUN_PARTIAL,  /* started: metrics.tsv reaches *round, no final status */
+    GFN_RUN_DONE,     /* run.txt says status: ok */
+    GFN_RUN_FAILED,   /* run.txt says status: failed */
+    GFN_RUN_DIVERGED, /* run.txt says status: diverged */
+} gfn_run_state;
+
+/* State of run_dir; *round (may be NULL) gets the last round in metrics.tsv (0 when none). */
+gfn_run_state gfn_runner_state(const char *run_dir, long *round);
+const char *gfn_run_state_name(gfn_run_state st);
+
+/* Index order: variant-major, seed-minor (index = variant * n_seeds + seed_index),
+ * the order of the spec.  Prints one line per run selected by o (only, index,
+ * shard): index, folder, state ("running (pid P)" when a process holds its lock). */
+int gfn_runner_list(const gfn_spec *s, const gfn_runner_opts *o, FILE *out, gfn_error *err);
+
+/* Locks.  A whole-experiment `run` holds OUT/<experiment>/run.lock exclusively; a
+ * run started with --index or --shard holds it shared (shards may run side by
+ * side, a whole run excludes them) and holds OUT/<experiment>/<variant>/seed<k>.lock
+ * exclusively for each of its runs.  The holder's pid is written into an
+ * exclusive lock file.  Locks are flock(2) locks: the kernel drops them when the
+ * holder exits, so a killed run leaves nothing stale.  Returns the open file
+ * descriptor in *fd, or GFN_EBUSY naming the holder when it is taken. */
+int gfn_runner_lock(const char *path, int exclusive, int *fd, gfn_error *err);
 
 #endif
