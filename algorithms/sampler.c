@@ -134,7 +134,7 @@ static int check_batch(const gfn_sampler *s, int B, const gfn_traj_batch *tb, gf
 /* Keep this batch's evaluations when the policy can append and hold them all. */
 static void start_keep(gfn_sampler *s, const gfn_policy *p, int B, const gfn_traj_batch *tb)
 {
-    s->kept = s->keep_T > 0 && tb->T_max <= s->keep_T && gfn_policy_get_kind(p) != GFN_POLICY_SSR &&
+    s->kept = s->keep_T > 0 && tb->T_max <= s->keep_T && gfn_policy_can_append(p) &&
               (int64_t)B * tb->T_max <= gfn_policy_row_cap(p);
 }
 

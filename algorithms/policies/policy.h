@@ -13,6 +13,11 @@
  *   UNIFORM  log P(j | s) = -log(number of neighbours); log f = 0; no parameters.
  * log f(s, j) is the unnormalised log edge flow the FM objective uses.
  *
+ * Each kind is one file (policy_sa.c, policy_ssr.c, policy_uniform.c) behind
+ * the ops table of policy_internal.h, and one row of the registry below, which
+ * gives its name (the training keys policy= and pb=), a summary for `gfnbench
+ * list`, where it may be used, and its own training keys.
+ *
  * Parameters live in a slice of a model's block (gfn_policy_bind); the policy owns
  * its workspaces, sized at creation for row_cap states.  Slice layout: SA, the
  * MLP's (mlp.h); SSR, the encoder MLP then the scorer MLP
@@ -34,8 +39,46 @@
 #include "env.h"
 #include "status.h"
 
+/* The kinds, in registry order (gfn_policy_at(kind)->kind == kind). */
 typedef enum { GFN_POLICY_SA, GFN_POLICY_SSR, GFN_POLICY_UNIFORM } gfn_policy_kind;
 typedef enum { GFN_POLICY_FWD, GFN_POLICY_BWD } gfn_policy_dir;
+
+/* ---- registry ------------------------------------------------------------ */
+
+/* Where a user may choose a kind: as P_F (policy=NAME) or as P_B (pb=NAME). */
+enum { GFN_POLICY_ROLE_PF = 1, GFN_POLICY_ROLE_PB = 2 };
+
+/* A training key of a kind's own (read by the harness into gfn_policy_config). */
+typedef struct {
+    const char *name;
+    const char *help;  /* one line */
+} gfn_policy_key;
+
+struct gfn_policy_ops; /* policy_internal.h */
+
+typedef struct {
+    const char *name;            /* "sa", "ssr", "uniform" */
+    const char *summary;         /* for `gfnbench list`; lines separated by '\n' */
+    gfn_policy_kind kind;
+    unsigned roles;              /* GFN_POLICY_ROLE_* mask */
+    const gfn_policy_key *keys;  /* its own keys, ended by {NULL}; NULL for none */
+    int eval_rows;               /* states per chunk of an exact evaluation */
+    const struct gfn_policy_ops *ops;
+} gfn_policy_info;
+
+int gfn_policy_count(void);
+const gfn_policy_info *gfn_policy_at(int i);                  /* 0 <= i < count */
+const gfn_policy_info *gfn_policy_find(const char *name);     /* NULL when unknown */
+const gfn_policy_info *gfn_policy_info_of(gfn_policy_kind kind);
+/* Like find, for a kind usable in role; otherwise GFN_EUNKNOWN listing those. */
+int gfn_policy_lookup(const char *name, unsigned role, const gfn_policy_info **out,
+                      gfn_error *err);
+/* The names usable in role (a GFN_POLICY_ROLE_* mask), in registry order,
+ * joined by sep, into buf (cap bytes, truncated but always terminated when
+ * cap > 0); returns the length the full list needs, as snprintf. */
+size_t gfn_policy_choices(unsigned role, const char *sep, char *buf, size_t cap);
+
+/* ---- policies -------------------------------------------------------------- */
 
 typedef struct {
     gfn_policy_kind kind;
@@ -59,6 +102,10 @@ int gfn_policy_row_cap(const gfn_policy *p);
  * policies count none.  Work = per-state cost x (fwd + about 2 bwd). */
 void gfn_policy_row_counts(const gfn_policy *p, int64_t *fwd, int64_t *bwd);
 gfn_policy_kind gfn_policy_get_kind(const gfn_policy *p);
+const gfn_policy_info *gfn_policy_get_info(const gfn_policy *p);
+/* 1 when rows can be appended (gfn_policy_forward_logp_append) and reordered
+ * (gfn_policy_permute): SA and UNIFORM; SSR lays its rows out per batch. */
+int gfn_policy_can_append(const gfn_policy *p);
 gfn_policy_dir gfn_policy_get_dir(const gfn_policy *p);
 
 size_t gfn_policy_n_params(const gfn_policy *p);
@@ -88,12 +135,12 @@ void gfn_policy_forward(gfn_policy *p, int n, const gfn_state *states);
  * other rows are filled as by gfn_policy_forward (to the last bits only when
  * BLAS picks the same kernels for the smaller batch). */
 void gfn_policy_forward_logp(gfn_policy *p, int n, const gfn_state *states);
-/* SA and UNIFORM: evaluates n more states after the rows held from the last
+/* When gfn_policy_can_append: evaluates n more states after the rows held from the last
  * gfn_policy_forward_logp (or append), keeping those, so that one backward
  * can cover states evaluated step by step (a sampler's).  Returns the index of
  * the first new row; the held rows must fit the row capacity. */
 int gfn_policy_forward_logp_append(gfn_policy *p, int n, const gfn_state *states);
-/* SA and UNIFORM: reorders the rows held: row i becomes old row from[i] (from is
+/* When gfn_policy_can_append: reorders the rows held: row i becomes old row from[i] (from is
  * (n), entries < the rows held), network activations included, as if those
  * states had been evaluated in that order (to the bit when BLAS gives a row the
  * same bits whatever the other rows; see gfn_model_forward_kept).  n becomes the

@@ -33,10 +33,10 @@ int gfn_exact_p_theta(const gfn_env *env, gfn_policy *pf, int chunk, double *p_t
                       double *total_mass, gfn_exact_progress_fn progress, void *ctx,
                       gfn_error *err)
 {
-    /* SSR encodes every neighbour of every state, so its rows are ~(1 + children)
-     * per state: a smaller chunk keeps its workspace modest. */
+    /* The policy's registry row gives the chunk (SSR encodes every neighbour of
+     * every state, so a smaller chunk keeps its workspace modest). */
     if (chunk <= 0)
-        chunk = gfn_policy_get_kind(pf) == GFN_POLICY_SSR ? 256 : 2048;
+        chunk = gfn_policy_get_info(pf)->eval_rows;
     if (gfn_policy_row_cap(pf) < chunk) {
         int rc = gfn_policy_reserve(pf, chunk, err);
         if (rc)

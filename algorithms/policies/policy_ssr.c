@@ -1,0 +1,335 @@
+/* policy_ssr.c - the SSR policy: an encoder MLP maps features to embeddings z,
+ * a scorer maps [z_s, z_j] to score(s, j) = log f(s, j).
+ *
+ * Row i with scores u_j = scorer([z_s, z_j]):
+ *   log f_j = u_j,  log P_j = u_j - LSE_k u_k,  d log P_j / d u_k = [j = k] - P_k.
+ * The scorer's first layer is applied in two halves, W1 [z_s; z_j] + b1 =
+ * W1a z_s + W1b z_j + b1, so that W1a z_s is computed once per state rather than
+ * once per (state, neighbour) pair: this halves the cost of the widest layer.
+ * Encoder rows are the network states first, then every distinct neighbour that
+ * is not one of them, so the embeddings of states and of neighbours are each one
+ * contiguous matrix.
+ * Parameter slice: the encoder MLP, then the scorer's first layer W1 (h1, 2 embed)
+ * row-major = [W1a | W1b] and b1 (h1), then scorer layers 2..L as an MLP
+ * (h1 -> sc_hidden x (sc_layers - 1) -> 1), each MLP in mlp.h's layout.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cblas.h>
+
+#include "policy_internal.h"
+#include "stateset.h"
+
+typedef struct {
+    gfn_mlp *net;                /* encoder */
+    gfn_mlp *scorer;             /* scorer layers 2..L; NULL when it is one Linear */
+    int h1;                      /* output width of the scorer's first layer */
+    const double *z;             /* encoder output of the last forward, (n_enc, embed) */
+    double *W1, *b1, *gW1, *gb1; /* first layer, W1 (h1, 2 embed) row-major = [W1a | W1b] */
+    const double *out;           /* scores of the last forward, one per pair */
+    double *feat;                /* (cap (1 + max_nbr), feat_dim) */
+    double *d_out;               /* (cap max_nbr) scores */
+    double *a_s, *d_as;          /* (cap, h1) z_s W1a^T, and the sum of d_s1 over pairs */
+    double *s1, *d_s1;           /* (cap max_nbr, h1) first-layer output per pair, gradient */
+    double *c, *d_c;             /* (cap (1 + max_nbr), h1) z W1b^T per encoder row, gradient */
+    double *d_enc;               /* (cap (1 + max_nbr), embed) */
+    int *pair_row;               /* (cap) first pair of state i */
+    /* Encoder rows: the network states (rows 0..n_net-1), then every distinct
+     * neighbour that is not one of them; pair (i, j) reads row pair_enc[pair]. */
+    int n_enc;
+    gfn_state *enc_states;       /* (cap (1 + max_nbr)) state of each encoder row */
+    int *pair_enc;               /* (cap max_nbr) encoder row of each pair's neighbour */
+    gfn_stateset enc_set;        /* encoder row of a state */
+} ssr_impl;
+
+static void ssr_free_ws(ssr_impl *s)
+{
+    free(s->feat);
+    free(s->d_out);
+    free(s->a_s);
+    free(s->d_as);
+    free(s->s1);
+    free(s->d_s1);
+    free(s->d_enc);
+    free(s->c);
+    free(s->d_c);
+    free(s->enc_states);
+    free(s->pair_enc);
+    free(s->pair_row);
+    gfn_stateset_close(&s->enc_set);
+    s->feat = s->d_out = s->a_s = s->d_as = s->s1 = s->d_s1 = s->d_enc = s->c = s->d_c = NULL;
+    s->enc_states = NULL;
+    s->pair_enc = s->pair_row = NULL;
+}
+
+static int ssr_create(gfn_policy *p, gfn_error *err)
+{
+    const gfn_policy_config *cfg = &p->cfg;
+    ssr_impl *s = calloc(1, sizeof *s);
+    if (!s)
+        return gfn_error_set(err, GFN_ENOMEM, "policy: out of memory");
+    p->impl = s;
+    if (cfg->embed < 1)
+        return gfn_error_set(err, GFN_EVALUE, "policy: SSR embedding size must be >= 1 (got %d)",
+                             cfg->embed);
+    s->net = gfn__policy_make_mlp(p->feat_dim, cfg->enc_hidden, cfg->enc_layers, cfg->embed, 1,
+                                  err);
+    if (!s->net)
+        return err ? err->code : GFN_EVALUE;
+    if (cfg->sc_layers < 0 || (cfg->sc_layers > 0 && cfg->sc_hidden < 1))
+        return gfn_error_set(err, GFN_EVALUE, "policy: bad SSR scorer size hidden %d x layers %d",
+                             cfg->sc_hidden, cfg->sc_layers);
+    /* Layer 1 is held here; layers 2..L (if any) are an MLP h1 -> ... -> 1. */
+    s->h1 = cfg->sc_layers > 0 ? cfg->sc_hidden : 1;
+    if (cfg->sc_layers > 0 &&
+        !(s->scorer = gfn__policy_make_mlp(s->h1, cfg->sc_hidden, cfg->sc_layers - 1, 1, 1, err)))
+        return err ? err->code : GFN_EVALUE;
+    p->n_params = gfn_mlp_n_params(s->net) + (size_t)s->h1 * (2 * (size_t)cfg->embed + 1) +
+                  (s->scorer ? gfn_mlp_n_params(s->scorer) : 0);
+    return GFN_OK;
+}
+
+static void ssr_destroy(gfn_policy *p)
+{
+    ssr_impl *s = p->impl;
+    if (!s)
+        return;
+    ssr_free_ws(s);
+    gfn_mlp_free(s->net);
+    gfn_mlp_free(s->scorer);
+    free(s);
+}
+
+static int ssr_reserve(gfn_policy *p, int row_cap, gfn_error *err)
+{
+    ssr_impl *s = p->impl;
+    size_t C = (size_t)row_cap;
+    size_t E = C * (size_t)(1 + p->max_nbr), P = C * (size_t)p->max_nbr;
+    size_t emb = (size_t)p->cfg.embed, h1 = (size_t)s->h1;
+    ssr_free_ws(s);
+    s->feat = calloc(E * (size_t)p->feat_dim, sizeof(double));
+    s->d_out = calloc(P, sizeof(double));
+    s->a_s = calloc(C * h1, sizeof(double));
+    s->d_as = calloc(C * h1, sizeof(double));
+    s->s1 = calloc(P * h1, sizeof(double));
+    s->d_s1 = calloc(P * h1, sizeof(double));
+    s->d_enc = calloc(E * emb, sizeof(double));
+    s->c = calloc(E * h1, sizeof(double));
+    s->d_c = calloc(E * h1, sizeof(double));
+    s->enc_states = calloc(E, sizeof(gfn_state));
+    s->pair_enc = calloc(P, sizeof(int));
+    s->pair_row = calloc(C, sizeof(int));
+    if (!(s->feat && s->d_out && s->a_s && s->d_as && s->s1 && s->d_s1 && s->d_enc && s->c &&
+          s->d_c && s->enc_states && s->pair_enc && s->pair_row))
+        return GFN_ENOMEM;
+    int rc = gfn_stateset_init(&s->enc_set, (int)E, err);
+    if (!rc)
+        rc = gfn_mlp_reserve(s->net, (int)E, err);
+    if (!rc && s->scorer)
+        rc = gfn_mlp_reserve(s->scorer, (int)P, err);
+    return rc;
+}
+
+static void ssr_bind(gfn_policy *p, double *params, double *grads)
+{
+    ssr_impl *s = p->impl;
+    gfn_mlp_bind(s->net, params, grads);
+    size_t k = gfn_mlp_n_params(s->net), w = (size_t)s->h1 * 2 * (size_t)p->cfg.embed;
+    s->W1 = params + k;
+    s->b1 = params + k + w;
+    s->gW1 = grads ? grads + k : NULL;
+    s->gb1 = grads ? grads + k + w : NULL;
+    if (s->scorer)
+        gfn_mlp_bind(s->scorer, params + k + w + s->h1, grads ? grads + k + w + s->h1 : NULL);
+}
+
+static int ssr_set_f32(gfn_policy *p, int on, gfn_error *err)
+{
+    ssr_impl *s = p->impl;
+    int rc = gfn_mlp_set_f32(s->net, on, err);
+    if (!rc && s->scorer)
+        rc = gfn_mlp_set_f32(s->scorer, on, err);
+    return rc;
+}
+
+static void ssr_bind_f32(gfn_policy *p, float *params32)
+{
+    ssr_impl *s = p->impl;
+    gfn_mlp_bind_f32(s->net, params32);
+    if (s->scorer) {
+        size_t k = gfn_mlp_n_params(s->net) + (size_t)s->h1 * (2 * (size_t)p->cfg.embed + 1);
+        gfn_mlp_bind_f32(s->scorer, params32 + k);
+    }
+}
+
+static void ssr_params_changed(gfn_policy *p)
+{
+    ssr_impl *s = p->impl;
+    gfn_mlp_params_changed(s->net);
+    if (s->scorer)
+        gfn_mlp_params_changed(s->scorer);
+}
+
+static void ssr_init_params(gfn_policy *p, gsl_rng *rng)
+{
+    ssr_impl *s = p->impl;
+    gfn_mlp_init_params(s->net, rng);
+    /* nn.Linear(2 embed, h1): weights then bias, bound 1/sqrt(fan_in). */
+    double bound = 1.0 / sqrt(2.0 * p->cfg.embed);
+    size_t w = (size_t)s->h1 * (2 * (size_t)p->cfg.embed + 1);
+    for (size_t i = 0; i < w; i++)
+        s->W1[i] = bound * (2.0 * gsl_rng_uniform(rng) - 1.0);
+    if (s->scorer)
+        gfn_mlp_init_params(s->scorer, rng);
+}
+
+/* Encoder rows: the nk states that go through the networks (net_row order),
+ * then their neighbours in pair order (i, j).  Rows are laid out per batch, so
+ * i0 and r0 are 0. */
+static void ssr_forward(gfn_policy *p, int i0, int r0, int n, const gfn_state *states)
+{
+    ssr_impl *s = p->impl;
+    GFN_ASSERT(i0 == 0 && r0 == 0);
+    int E = p->cfg.embed, F = p->feat_dim, h1 = s->h1, pr = 0, nk = p->n_net, ne = 0, fresh;
+    int enc_cap = p->cap * (1 + p->max_nbr);
+    gfn_stateset_clear(&s->enc_set);
+    for (int i = 0; i < n; i++) /* network row r is encoder row r */
+        if (p->net_row[i] >= 0) {
+            gfn_stateset_row(&s->enc_set, s->enc_states, &ne, enc_cap, &states[i], &fresh);
+            if (!fresh) /* a repeated state keeps a row of its own; neighbours use the first */
+                s->enc_states[ne++] = states[i];
+            GFN_ASSERT_CMP(ne, ==, p->net_row[i] + 1);
+        }
+    for (int i = 0; i < n; i++) {
+        if (p->net_row[i] < 0)
+            continue;
+        s->pair_row[i] = pr;
+        const gfn_state *nb = gfn_policy_nbrs(p, i);
+        for (int j = 0; j < p->n_nbr[i]; j++)
+            s->pair_enc[pr + j] =
+                gfn_stateset_row(&s->enc_set, s->enc_states, &ne, enc_cap, &nb[j], &fresh);
+        pr += p->n_nbr[i];
+    }
+    for (int r = 0; r < ne; r++)
+        gfn_env_features(p->env, &s->enc_states[r], s->feat + (size_t)r * F);
+    s->n_enc = ne;
+    const double *z = gfn_mlp_forward(s->net, ne, s->feat);
+    s->z = z;
+    if (pr == 0)
+        return;
+    /* a_s = Z_s W1a^T (network states); c = Z W1b^T (every encoder row); then
+     * s1[i, j] = c[pair_enc] + a_s[i] + b1. */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nk, h1, E, 1.0, z, E, s->W1, 2 * E, 0.0,
+                s->a_s, h1);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ne, h1, E, 1.0, z, E, s->W1 + E, 2 * E,
+                0.0, s->c, h1);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
+            int q = s->pair_row[i] + j;
+            double *r = s->s1 + (size_t)q * h1;
+            const double *a = s->a_s + (size_t)p->net_row[i] * h1;
+            const double *cq = s->c + (size_t)s->pair_enc[q] * h1;
+            for (int k = 0; k < h1; k++) {
+                r[k] = cq[k] + a[k] + s->b1[k];
+                if (s->scorer && !(r[k] > 0.0))
+                    r[k] *= 0.01; /* LeakyReLU between scorer layers 1 and 2 */
+            }
+        }
+    const double *u = s->scorer ? gfn_mlp_forward(s->scorer, pr, s->s1) : s->s1;
+    s->out = u;
+    for (int i = 0; i < n; i++) {
+        if (p->net_row[i] < 0)
+            continue;
+        const double *ui = u + s->pair_row[i];
+        double *lf = p->logflow + (size_t)i * GFN_NBR_MAX, *lp = p->logp + (size_t)i * GFN_NBR_MAX;
+        double mx = -INFINITY, sum = 0.0;
+        for (int j = 0; j < p->n_nbr[i]; j++)
+            mx = fmax(mx, ui[j]);
+        for (int j = 0; j < p->n_nbr[i]; j++)
+            sum += exp(ui[j] - mx);
+        for (int j = 0; j < p->n_nbr[i]; j++) {
+            lf[j] = ui[j];
+            lp[j] = ui[j] - (mx + log(sum));
+        }
+    }
+}
+
+static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_logflow, int set)
+{
+    ssr_impl *s = p->impl;
+    int E = p->cfg.embed, h1 = s->h1, n = p->n, pr = 0, nk = p->n_net;
+    for (int i = 0; i < n; i++) {
+        if (p->net_row[i] < 0)
+            continue; /* log P = 0 for every theta: no gradient */
+        const double *lp = p->logp + (size_t)i * GFN_NBR_MAX;
+        double gsum = 0.0;
+        for (int j = 0; j < p->n_nbr[i]; j++)
+            gsum += d_logp ? d_logp[(size_t)i * GFN_NBR_MAX + j] : 0.0;
+        for (int j = 0; j < p->n_nbr[i]; j++) {
+            double g = d_logp ? d_logp[(size_t)i * GFN_NBR_MAX + j] : 0.0;
+            double h = d_logflow ? d_logflow[(size_t)i * GFN_NBR_MAX + j] : 0.0;
+            s->d_out[s->pair_row[i] + j] = g + h - exp(lp[j]) * gsum;
+        }
+        pr += p->n_nbr[i];
+    }
+    if (pr == 0) {
+        if (set)
+            memset(p->grads, 0, p->n_params * sizeof(double)); /* no network row */
+        return;
+    }
+    if (set)
+        memset(s->gW1, 0, (size_t)s->h1 * (2 * (size_t)E + 1) * sizeof(double)); /* W1, b1 */
+    /* d_s1: gradient at the first layer's pre-activation, (pr, h1). */
+    if (s->scorer) {
+        (set ? gfn_mlp_backward_set : gfn_mlp_backward)(s->scorer, pr, s->d_out, s->d_s1);
+        size_t m = (size_t)pr * h1;
+        for (size_t k = 0; k < m; k++)
+            if (!(s->s1[k] > 0.0))
+                s->d_s1[k] *= 0.01;
+    } else {
+        memcpy(s->d_s1, s->d_out, (size_t)pr * sizeof(double));
+    }
+    int ne = s->n_enc;
+    memset(s->d_as, 0, (size_t)nk * h1 * sizeof(double));
+    memset(s->d_c, 0, (size_t)ne * h1 * sizeof(double));
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
+            int q = s->pair_row[i] + j;
+            const double *r = s->d_s1 + (size_t)q * h1;
+            double *a = s->d_as + (size_t)p->net_row[i] * h1;
+            double *cq = s->d_c + (size_t)s->pair_enc[q] * h1;
+            for (int k = 0; k < h1; k++) {
+                a[k] += r[k];
+                cq[k] += r[k];
+                s->gb1[k] += r[k];
+            }
+        }
+    const double *z = s->z;
+    /* dW1a += D_s^T Z_s, dW1b += D_c^T Z; dZ = D_c W1b, then dZ_s += D_s W1a. */
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, nk, 1.0, s->d_as, h1, z, E, 1.0,
+                s->gW1, 2 * E);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, ne, 1.0, s->d_c, h1, z, E, 1.0,
+                s->gW1 + E, 2 * E);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ne, E, h1, 1.0, s->d_c, h1, s->W1 + E,
+                2 * E, 0.0, s->d_enc, E);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nk, E, h1, 1.0, s->d_as, h1, s->W1,
+                2 * E, 1.0, s->d_enc, E);
+    (set ? gfn_mlp_backward_set : gfn_mlp_backward)(s->net, ne, s->d_enc, NULL);
+}
+
+const gfn_policy_ops gfn__policy_ssr_ops = {
+    .flags = GFN__POLICY_NETWORK | GFN__POLICY_BATCH_ONLY,
+    .create = ssr_create,
+    .destroy = ssr_destroy,
+    .reserve = ssr_reserve,
+    .bind = ssr_bind,
+    .set_f32 = ssr_set_f32,
+    .bind_f32 = ssr_bind_f32,
+    .params_changed = ssr_params_changed,
+    .init_params = ssr_init_params,
+    .forward = ssr_forward,
+    .backward = ssr_backward,
+    .permute = NULL,
+};
