@@ -19,6 +19,7 @@
 #include "ksum.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "train.h"
 
 /* ---- texts ------------------------------------------------------------------ */
 
@@ -765,12 +766,6 @@ int gfn_eval_exact(const gfn_env *env, const double *p_theta, double log_z, gfn_
 }
 
 /* The metrics.tsv columns of a training run (train.h), in order. */
-static const char *const COLUMNS[] = {
-    "round", "trajectories", "loss", "log_z", "sampled_mean_reward_pct", "ad_score",
-    "modes_found", "top100_mean_reward", "top100_diversity", "mean_reward_pct", "tv",
-    "kl_target_learned", "kl_learned_target", "jsd", "pearson_logp_logr",
-    "spearman_logp_logr", "slope_logp_logr", "logz_error", "ad_exact",
-};
 
 static int write_buf(const char *dir, const char *name, const gfn_strbuf *b, gfn_error *err)
 {
@@ -792,12 +787,12 @@ int gfn_eval_write_run(const char *dir, const gfn_env *env, const gfn_params *ou
     if (rc)
         return rc;
     gfn_strbuf_init(&b);
-    size_t nc = sizeof COLUMNS / sizeof COLUMNS[0];
+    size_t nc = (size_t)gfn_train_n_columns;
     for (size_t c = 0; c < nc; c++)
-        gfn_strbuf_printf(&b, "%s%s", c ? "\t" : "", COLUMNS[c]);
+        gfn_strbuf_printf(&b, "%s%s", c ? "\t" : "", gfn_train_columns[c]);
     gfn_strbuf_printf(&b, "\n");
     for (size_t c = 0; c < nc; c++) {
-        const gfn_param *p = gfn_params_find(out, COLUMNS[c]);
+        const gfn_param *p = gfn_params_find(out, gfn_train_columns[c]);
         gfn_strbuf_printf(&b, "%s%s", c ? "\t" : "", p ? p->val : c == 0 ? "0" : "nan");
     }
     gfn_strbuf_printf(&b, "\n");

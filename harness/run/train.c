@@ -268,13 +268,14 @@ int gfn_train_validate(gfn_params *cfg, gfn_error *err)
 /* ---- the run ---------------------------------------------------------------- */
 
 /* The metric columns of metrics.tsv, in order (train.h). */
-static const char *const COLUMNS[] = {
+const char *const gfn_train_columns[] = {
     "round", "trajectories", "loss", "log_z", "sampled_mean_reward_pct", "ad_score",
     "modes_found", "top100_mean_reward", "top100_diversity", "mean_reward_pct", "tv",
     "kl_target_learned", "kl_learned_target", "jsd", "pearson_logp_logr",
     "spearman_logp_logr", "slope_logp_logr", "logz_error", "ad_exact",
 };
-enum { N_COLUMNS = sizeof COLUMNS / sizeof COLUMNS[0] };
+enum { N_COLUMNS = sizeof gfn_train_columns / sizeof gfn_train_columns[0] };
+const int gfn_train_n_columns = N_COLUMNS;
 
 typedef struct {
     settings s;
@@ -484,7 +485,7 @@ static int setup(run_state *st, gfn_params *cfg, gfn_error *err)
     if (st->run_dir)
         GET(gfn_fs_mkdir_p(st->run_dir, err));
     for (int c = 0; c < N_COLUMNS; c++)
-        gfn_strbuf_printf(&st->metrics, "%s%s", c ? "\t" : "", COLUMNS[c]);
+        gfn_strbuf_printf(&st->metrics, "%s%s", c ? "\t" : "", gfn_train_columns[c]);
     gfn_strbuf_printf(&st->metrics, "\n");
     return GFN_OK;
 }
@@ -567,7 +568,7 @@ static int build_summary(run_state *st, gfn_params *out, gfn_error *err)
         if (c >= 9 && !st->have_exact)
             continue;
         snprintf(v, sizeof v, "%.10g", st->row[c]);
-        GET(gfn_params_set(out, COLUMNS[c], v, "", err));
+        GET(gfn_params_set(out, gfn_train_columns[c], v, "", err));
     }
     /* "nan" when the window mean never reached the target mean. */
     long rtt = gfn_monitor_rounds_to_target(st->monitor);

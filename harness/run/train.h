@@ -33,6 +33,10 @@
 typedef void (*gfn_progress_fn)(void *ctx, long round, long rounds, double rounds_per_s,
                                 double mean_reward_pct);
 
+/* The columns of metrics.tsv, in order (eval writes the same file). */
+extern const char *const gfn_train_columns[];
+extern const int gfn_train_n_columns;
+
 int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress,
                   void *progress_ctx, gfn_params *summary, gfn_error *err);
 
