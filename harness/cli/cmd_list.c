@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "metric_table.h"
 #include "train.h"
 #include "objective.h"
 #include "replay.h"
@@ -50,6 +51,18 @@ static void list_replay(FILE *f)
             GFN_REPLAY_PRT_MIN);
 }
 
+static void list_metrics(FILE *f)
+{
+    static const char *const KIND[] = {"axis", "training", "sampled", "exact", "run"};
+    fprintf(f, "\nmetrics (metrics.tsv columns and summary.txt keys; a spec's summary: and\n"
+               "figures: curves: name them; kind: sampled from monitor samples, exact from\n"
+               "p_theta by dynamic programming, run: one value per run):\n");
+    for (int i = 0; i < GFN_N_METRICS; i++) {
+        const gfn_metric_info *m = &gfn_metric_table[i];
+        fprintf(f, "  %-24s %-8s %s\n", m->name, KIND[m->kind], m->title);
+    }
+}
+
 static void list_training_keys(FILE *f)
 {
     fprintf(f,
@@ -61,8 +74,8 @@ static void list_training_keys(FILE *f)
 int gfn_cmd_list(int argc, char **argv)
 {
     if (gfn_cmd_wants_help(argc, argv)) {
-        printf("usage: gfnbench list\n\nLists every task, objective, policy and replay "
-               "choice with its parameters and defaults.\n");
+        printf("usage: gfnbench list\n\nLists every task, objective, policy, replay "
+               "choice and metric with its parameters and defaults.\n");
         return 0;
     }
     if (argc > 1) {
@@ -73,6 +86,7 @@ int gfn_cmd_list(int argc, char **argv)
     list_objectives(stdout);
     list_policies(stdout);
     list_replay(stdout);
+    list_metrics(stdout);
     list_training_keys(stdout);
     return 0;
 }

@@ -6,20 +6,45 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "metric_table.h"
 #include "params.h"
 #include "train.h"
 
+static int is_exact(const gfn_metric_info *m) { return m->kind == GFN_METRIC_EXACT; }
+
+static int is_sampled(const gfn_metric_info *m) { return m->kind == GFN_METRIC_SAMPLED; }
+
+static int is_run(const gfn_metric_info *m) { return m->kind == GFN_METRIC_RUN; }
+
+/* "  label: a, b, c" wrapped at 80 columns, continuation lines indented. */
+static void print_wrapped(FILE *f, const char *label, const char *list)
+{
+    int col = fprintf(f, "  %s:", label);
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        if (col + 1 + (int)strlen(w) > 80)
+            col = fprintf(f, "\n     ") - 1;
+        col += fprintf(f, " %s", w);
+    }
+    fprintf(f, "\n");
+}
+
 static void usage(FILE *f)
 {
+    char exact[1024], sampled[1024], run[1024];
+    gfn_metric_list(exact, sizeof exact, is_exact);
+    gfn_metric_list(sampled, sizeof sampled, is_sampled);
+    gfn_metric_list(run, sizeof run, is_run);
     fprintf(f,
             "usage: gfnbench train TASK OBJECTIVE [key=value ...] [--out DIR]\n\n"
             "Trains one GFlowNet on TASK with OBJECTIVE (tb, maxent, db, subtb, fm, gtb,\n"
-            "uniform) and prints the final evaluation as `key: value` lines: the exact\n"
-            "metrics (mean_reward_pct, tv, kl_target_learned, kl_learned_target, jsd,\n"
-            "pearson_logp_logr, spearman_logp_logr, slope_logp_logr, logz_error, ad_exact)\n"
-            "where the state space fits, and the sampled ones (sampled_mean_reward_pct,\n"
-            "ad_score, modes_found, top100_mean_reward, top100_diversity).\n\n"
-            "Keys:\n");
+            "uniform) and prints the final evaluation as `key: value` lines (`gfnbench\n"
+            "list` describes every metric):\n");
+    print_wrapped(f, "exact, where the state space fits", exact);
+    print_wrapped(f, "sampled", sampled);
+    print_wrapped(f, "of the run", run);
+    fprintf(f, "\nKeys:\n");
     gfn_train_print_keys(f);
     fprintf(f,
             "\n"

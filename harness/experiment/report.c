@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "metric_table.h"
 #include "plot.h"
 #include "runner.h"
 
@@ -417,43 +418,17 @@ typedef struct {
     double ref_y;
 } metric_label;
 
-static const metric_label LABELS[] = {
-    {"sampled_mean_reward_pct", "Mean reward of sampled x (trailing window), % of the target mean",
-     "mean reward of samples / E_p*[R]  (%)", "target mean E_p*[R] = 100%", 100},
-    {"mean_reward_pct", "Exact mean reward under p_theta, % of the target mean",
-     "sum_x p_theta(x) R(x) / E_p*[R]  (%)", "target mean E_p*[R] = 100%", 100},
-    {"ad_score", "Anderson-Darling score: sampled rewards vs the target reward distribution",
-     "A-D statistic / 5% critical value", "5% critical value", 1},
-    {"tv", "Total variation distance between p_theta and p* (exact)",
-     "TV(p_theta, p*)  (0 = exact match)", NULL, NAN},
-    {"spearman_logp_logr", "Spearman rank correlation of log p_theta(x) with log R(x) (exact)",
-     "Spearman rho over all x  (1 = same ranking)", "perfect ranking", 1},
-    {"pearson_logp_logr", "Pearson correlation of log p_theta(x) with log R(x) (exact)",
-     "Pearson r over all x", "perfect correlation", 1},
-    {"modes_found", "Distinct modes found among all x sampled in training", "modes found", NULL,
-     NAN},
-    {"jsd", "Jensen-Shannon divergence between p_theta and p* (exact)", "JSD (nats)", NULL, NAN},
-    {"kl_target_learned", "KL(p* || p_theta) (exact)", "KL (nats)", NULL, NAN},
-    {"kl_learned_target", "KL(p_theta || p*) (exact)", "KL (nats)", NULL, NAN},
-    {"loss", "Training loss", "loss (batch mean)", NULL, NAN},
-    {"log_z", "Learned log Z", "log Z", NULL, NAN},
-    {"logz_error", "Error of the learned log Z (exact)", "log Z - log Z*", "no error", 0},
-    {"ad_exact", "Exact Anderson-Darling distance between reward distributions",
-     "A-D distance (0 = equal)", NULL, NAN},
-    {"top100_mean_reward", "Mean reward of the 100 best distinct x sampled so far", "reward",
-     NULL, NAN},
-    {"top100_diversity", "Mean pairwise distance of the 100 best distinct x sampled so far",
-     "distance", NULL, NAN},
-    {"slope_logp_logr", "Least-squares slope of log p_theta(x) against log R(x) (exact)",
-     "slope (1 = proportional to R)", "slope 1", 1},
-};
-
+/* Title, axis label and reference line of a metric, from the metric registry. */
 static metric_label label_for(const char *metric)
 {
-    for (size_t i = 0; i < sizeof LABELS / sizeof LABELS[0]; i++)
-        if (strcmp(LABELS[i].metric, metric) == 0)
-            return LABELS[i];
+    const gfn_metric_info *m = gfn_metric_find(metric);
     metric_label l = {metric, metric, metric, NULL, NAN};
+    if (m) {
+        l.title = m->title;
+        l.ylabel = m->ylabel;
+        l.ref_label = m->ref_label;
+        l.ref_y = m->ref_y;
+    }
     return l;
 }
 

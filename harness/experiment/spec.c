@@ -16,33 +16,14 @@
 #include <strings.h>
 #include <yaml.h>
 
-const char *const gfn_spec_metric_names[] = {
-    /* metrics.tsv columns (harness/run/train.h), curves may draw any after "trajectories" */
-    "round", "trajectories", "loss", "log_z", "sampled_mean_reward_pct", "ad_score",
-    "modes_found", "top100_mean_reward", "top100_diversity", "mean_reward_pct", "tv",
-    "kl_target_learned", "kl_learned_target", "jsd", "pearson_logp_logr", "spearman_logp_logr",
-    "slope_logp_logr", "logz_error", "ad_exact",
-    /* summary.txt only */
-    "rounds_to_target", "wall_seconds", NULL};
+#include "metric_table.h"
 
-int gfn_spec_metric_known(const char *name)
-{
-    for (int i = 0; gfn_spec_metric_names[i]; i++)
-        if (strcmp(name, gfn_spec_metric_names[i]) == 0)
-            return 1;
-    return 0;
-}
+int gfn_spec_metric_known(const char *name) { return gfn_metric_find(name) != NULL; }
 
 int gfn_spec_curve_known(const char *name)
 {
-    /* Index 2 .. the last metrics.tsv column: round and trajectories are x axes. */
-    for (int i = 2; gfn_spec_metric_names[i]; i++) {
-        if (strcmp(gfn_spec_metric_names[i], "rounds_to_target") == 0)
-            break;
-        if (strcmp(name, gfn_spec_metric_names[i]) == 0)
-            return 1;
-    }
-    return 0;
+    const gfn_metric_info *m = gfn_metric_find(name);
+    return m && gfn_metric_is_curve(m);
 }
 
 static const char *const DEFAULT_SUMMARY[] = {"sampled_mean_reward_pct", "mean_reward_pct", "tv",
@@ -429,9 +410,12 @@ static int visit_figures(const loader *ld, void *vctx, const yaml_node_t *k, con
 {
     gfn_spec *s = vctx;
     const char *key = scalar(k);
-    if (strcmp(key, "curves") == 0)
+    if (strcmp(key, "curves") == 0) {
+        char hint[2048];
+        gfn_metric_list(hint, sizeof hint, gfn_metric_is_curve);
         return load_names(ld, v, "a list of metrics.tsv columns to draw", gfn_spec_curve_known,
-                          "the metrics.tsv columns of harness/run/train.h", &s->curves, &s->n_curves);
+                          hint, &s->curves, &s->n_curves);
+    }
     if (strcmp(key, "x") == 0) {
         char(*axes)[GFN_SPEC_NAME_MAX] = NULL;
         int n = 0;
@@ -516,12 +500,15 @@ static int visit_top(const loader *ld, void *vctx, const yaml_node_t *k, const y
         return walk_map(ld, v, "a map of evaluation settings", visit_eval, s);
     case F_VARIANTS:
         return load_variants(ld, s, v);
-    case F_SUMMARY:
-        rc = load_names(ld, v, "a list of metric names", metric_known_fn,
-                        "the metrics of harness/run/train.h", &s->metrics, &s->n_metrics);
+    case F_SUMMARY: {
+        char hint[2048];
+        gfn_metric_list(hint, sizeof hint, NULL);
+        rc = load_names(ld, v, "a list of metric names", metric_known_fn, hint, &s->metrics,
+                        &s->n_metrics);
         if (rc == GFN_OK && s->n_metrics == 0)
             return fail(ld, v, GFN_EVALUE, "expected at least one metric in summary");
         return rc;
+    }
     case F_FIGURES:
         return walk_map(ld, v, "a map with curves, x and scatter", visit_figures, s);
     }

@@ -75,11 +75,10 @@ int gfn_spec_run_config(const gfn_spec *s, int variant, int seed_index, gfn_para
 /* Index of the variant called name, or -1. */
 int gfn_spec_find_variant(const gfn_spec *s, const char *name);
 
-/* 1 when name is a metric a run reports (a metrics.tsv column or a summary key). */
+/* 1 when name is a metric a run reports: a row of the metric registry
+ * (harness/run/metric_table.h), a metrics.tsv column or a summary.txt key. */
 int gfn_spec_metric_known(const char *name);
 /* 1 when name is a metrics.tsv column that can be drawn as a curve. */
 int gfn_spec_curve_known(const char *name);
-/* The known metric names, NULL-terminated, for help texts. */
-extern const char *const gfn_spec_metric_names[];
 
 #endif

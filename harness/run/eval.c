@@ -17,6 +17,7 @@
 
 #include "fsutil.h"
 #include "ksum.h"
+#include "metric_table.h"
 #include "metrics.h"
 #include "monitor.h"
 #include "train.h"
@@ -746,26 +747,17 @@ int gfn_eval_exact(const gfn_env *env, const double *p_theta, double log_z, gfn_
     gfn_exact_metrics m;
     GET(gfn_metrics_exact(p_theta, gfn_env_rewards(env), (size_t)gfn_env_terminal_count(env),
                           log_z, &m, err));
-    const struct {
-        const char *key;
-        double v;
-    } rows[] = {
-        {"mean_reward_pct", m.mean_reward_pct},       {"tv", m.tv},
-        {"kl_target_learned", m.kl_target_learned},   {"kl_learned_target", m.kl_learned_target},
-        {"jsd", m.jsd},                               {"pearson_logp_logr", m.pearson_logp_logr},
-        {"spearman_logp_logr", m.spearman_logp_logr}, {"slope_logp_logr", m.slope_logp_logr},
-        {"logz_error", m.logz_error},                 {"ad_exact", m.ad_exact},
-    };
     char buf[64];
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        snprintf(buf, sizeof buf, "%.10g", rows[i].v);
-        GET(gfn_params_set(out, rows[i].key, buf, "", err));
+    for (int i = 0; i < GFN_N_METRICS; i++) {
+        const gfn_metric_info *mi = &gfn_metric_table[i];
+        if (mi->kind != GFN_METRIC_EXACT)
+            continue;
+        snprintf(buf, sizeof buf, mi->format, gfn_metric_exact_value(mi, &m));
+        GET(gfn_params_set(out, mi->name, buf, "", err));
     }
     snprintf(buf, sizeof buf, "%.10g", m.log_z);
     return gfn_params_set(out, "true_log_z", buf, "", err);
 }
-
-/* The metrics.tsv columns of a training run (train.h), in order. */
 
 static int write_buf(const char *dir, const char *name, const gfn_strbuf *b, gfn_error *err)
 {
@@ -787,12 +779,12 @@ int gfn_eval_write_run(const char *dir, const gfn_env *env, const gfn_params *ou
     if (rc)
         return rc;
     gfn_strbuf_init(&b);
-    size_t nc = (size_t)gfn_train_n_columns;
-    for (size_t c = 0; c < nc; c++)
-        gfn_strbuf_printf(&b, "%s%s", c ? "\t" : "", gfn_train_columns[c]);
+    /* The metrics.tsv of a training run (metric_table.h), one row. */
+    for (int c = 0; c < GFN_N_COLUMNS; c++)
+        gfn_strbuf_printf(&b, "%s%s", c ? "\t" : "", gfn_metric_table[c].name);
     gfn_strbuf_printf(&b, "\n");
-    for (size_t c = 0; c < nc; c++) {
-        const gfn_param *p = gfn_params_find(out, gfn_train_columns[c]);
+    for (int c = 0; c < GFN_N_COLUMNS; c++) {
+        const gfn_param *p = gfn_params_find(out, gfn_metric_table[c].name);
         gfn_strbuf_printf(&b, "%s%s", c ? "\t" : "", p ? p->val : c == 0 ? "0" : "nan");
     }
     gfn_strbuf_printf(&b, "\n");

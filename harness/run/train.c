@@ -19,6 +19,7 @@
 #include "checkpoint.h"
 #include "exact.h"
 #include "fsutil.h"
+#include "metric_table.h"
 #include "metrics.h"
 #include "monitor.h"
 #include "objective.h"
@@ -267,16 +268,6 @@ int gfn_train_validate(gfn_params *cfg, gfn_error *err)
 
 /* ---- the run ---------------------------------------------------------------- */
 
-/* The metric columns of metrics.tsv, in order (train.h). */
-const char *const gfn_train_columns[] = {
-    "round", "trajectories", "loss", "log_z", "sampled_mean_reward_pct", "ad_score",
-    "modes_found", "top100_mean_reward", "top100_diversity", "mean_reward_pct", "tv",
-    "kl_target_learned", "kl_learned_target", "jsd", "pearson_logp_logr",
-    "spearman_logp_logr", "slope_logp_logr", "logz_error", "ad_exact",
-};
-enum { N_COLUMNS = sizeof gfn_train_columns / sizeof gfn_train_columns[0] };
-const int gfn_train_n_columns = N_COLUMNS;
-
 typedef struct {
     settings s;
     gfn_env *env;
@@ -289,7 +280,7 @@ typedef struct {
     double *p_theta;         /* (|X|) when exact */
     int64_t *mon_x;          /* (sample_size) */
     double *mon_r;           /* (sample_size) */
-    double row[N_COLUMNS];   /* latest evaluation */
+    double row[GFN_N_COLUMNS]; /* latest evaluation, by GFN_M_<ID> (metric_table.h) */
     int have_exact;
     gfn_strbuf metrics;
     int64_t exact_rows;      /* P_F network states of the exact evaluations */
@@ -352,17 +343,18 @@ static int eval_sampled(run_state *st, long round, gfn_error *err)
     double top_r, top_d;
     gfn_monitor_top(st->monitor, env_distance, st->env, &top_r, &top_d);
     double *row = st->row;
-    row[0] = (double)round;
-    row[1] = (double)gfn_trainer_trajectories(st->trainer);
-    row[2] = gfn_trainer_last_loss(st->trainer);
-    row[3] = gfn_trainer_log_z(st->trainer);
-    row[4] = gfn_monitor_mean_reward_pct(st->monitor);
-    row[5] = gfn_ad_score(&ad);
-    row[6] = (double)gfn_monitor_modes_found(st->monitor);
-    row[7] = top_r;
-    row[8] = top_d;
-    for (int c = 9; c < N_COLUMNS; c++)
-        row[c] = NAN;
+    for (int c = 0; c < GFN_N_COLUMNS; c++)
+        if (gfn_metric_table[c].kind == GFN_METRIC_EXACT)
+            row[c] = NAN; /* until this round's exact evaluation, if any */
+    row[GFN_M_ROUND] = (double)round;
+    row[GFN_M_TRAJECTORIES] = (double)gfn_trainer_trajectories(st->trainer);
+    row[GFN_M_LOSS] = gfn_trainer_last_loss(st->trainer);
+    row[GFN_M_LOG_Z] = gfn_trainer_log_z(st->trainer);
+    row[GFN_M_SAMPLED_MEAN_REWARD_PCT] = gfn_monitor_mean_reward_pct(st->monitor);
+    row[GFN_M_AD_SCORE] = gfn_ad_score(&ad);
+    row[GFN_M_MODES_FOUND] = (double)gfn_monitor_modes_found(st->monitor);
+    row[GFN_M_TOP100_MEAN_REWARD] = top_r;
+    row[GFN_M_TOP100_DIVERSITY] = top_d;
     return GFN_OK;
 }
 
@@ -401,29 +393,18 @@ static int eval_exact(run_state *st, gfn_error *err)
     GET(gfn_metrics_exact(st->p_theta, gfn_env_rewards(st->env),
                           (size_t)gfn_env_terminal_count(st->env), gfn_trainer_log_z(st->trainer),
                           &m, err));
-    double *row = st->row;
-    row[9] = m.mean_reward_pct;
-    row[10] = m.tv;
-    row[11] = m.kl_target_learned;
-    row[12] = m.kl_learned_target;
-    row[13] = m.jsd;
-    row[14] = m.pearson_logp_logr;
-    row[15] = m.spearman_logp_logr;
-    row[16] = m.slope_logp_logr;
-    row[17] = m.logz_error;
-    row[18] = m.ad_exact;
+    for (int c = 0; c < GFN_N_COLUMNS; c++)
+        if (gfn_metric_table[c].kind == GFN_METRIC_EXACT)
+            st->row[c] = gfn_metric_exact_value(&gfn_metric_table[c], &m);
     st->have_exact = 1;
     return GFN_OK;
 }
 
 static void append_row(run_state *st)
 {
-    for (int c = 0; c < N_COLUMNS; c++) {
-        double v = st->row[c];
-        if (c == 0 || c == 1 || c == 6)
-            gfn_strbuf_printf(&st->metrics, "%s%.0f", c ? "\t" : "", v);
-        else
-            gfn_strbuf_printf(&st->metrics, "\t%.10g", v);
+    for (int c = 0; c < GFN_N_COLUMNS; c++) {
+        gfn_strbuf_printf(&st->metrics, "%s", c ? "\t" : "");
+        gfn_strbuf_printf(&st->metrics, gfn_metric_table[c].format, st->row[c]);
     }
     gfn_strbuf_printf(&st->metrics, "\n");
 }
@@ -484,8 +465,8 @@ static int setup(run_state *st, gfn_params *cfg, gfn_error *err)
         return gfn_error_set(err, GFN_ENOMEM, "out of memory for evaluation");
     if (st->run_dir)
         GET(gfn_fs_mkdir_p(st->run_dir, err));
-    for (int c = 0; c < N_COLUMNS; c++)
-        gfn_strbuf_printf(&st->metrics, "%s%s", c ? "\t" : "", gfn_train_columns[c]);
+    for (int c = 0; c < GFN_N_COLUMNS; c++)
+        gfn_strbuf_printf(&st->metrics, "%s%s", c ? "\t" : "", gfn_metric_table[c].name);
     gfn_strbuf_printf(&st->metrics, "\n");
     return GFN_OK;
 }
@@ -510,7 +491,7 @@ static void report_progress(run_state *st, long round, gfn_progress_fn progress,
     if (!progress)
         return;
     double secs = seconds_since(&st->t0);
-    progress(ctx, round, st->s.rounds, secs > 0 ? (double)round / secs : NAN, st->row[4]);
+    progress(ctx, round, st->s.rounds, secs > 0 ? (double)round / secs : NAN, st->row[GFN_M_SAMPLED_MEAN_REWARD_PCT]);
 }
 
 /* P_F's forward and backward, then P_B's, network state counts so far. */
@@ -560,30 +541,35 @@ static int train_loop(run_state *st, gfn_progress_fn progress, void *ctx, gfn_er
     return GFN_OK;
 }
 
-/* Final metrics as key/value pairs, from the last evaluation. */
+/* The value of a run statistic (GFN_METRIC_RUN row of metric_table.h). */
+static double run_statistic(const run_state *st, gfn_metric_id id)
+{
+    switch (id) {
+    case GFN_M_ROUNDS_TO_TARGET: {
+        /* nan when the window mean never reached the target mean */
+        long rtt = gfn_monitor_rounds_to_target(st->monitor);
+        return rtt >= 0 ? (double)rtt : NAN;
+    }
+    case GFN_M_DISTINCT_X_SAMPLED: return (double)gfn_trainer_buffer_size(st->trainer);
+    case GFN_M_TRUE_LOG_Z: return st->dist.log_z;
+    case GFN_M_WALL_SECONDS: return seconds_since(&st->t0);
+    default: return NAN;
+    }
+}
+
+/* Final metrics as key/value pairs in the table's order: the last evaluation's
+ * columns (exact ones only when exact evaluation ran), then the run statistics. */
 static int build_summary(run_state *st, gfn_params *out, gfn_error *err)
 {
     char v[64];
-    for (int c = 0; c < N_COLUMNS; c++) {
-        if (c >= 9 && !st->have_exact)
+    for (int i = 0; i < GFN_N_METRICS; i++) {
+        const gfn_metric_info *m = &gfn_metric_table[i];
+        if (m->kind == GFN_METRIC_EXACT && !st->have_exact)
             continue;
-        snprintf(v, sizeof v, "%.10g", st->row[c]);
-        GET(gfn_params_set(out, gfn_train_columns[c], v, "", err));
+        double x = gfn_metric_is_column(m) ? st->row[i] : run_statistic(st, m->id);
+        snprintf(v, sizeof v, m->format, x);
+        GET(gfn_params_set(out, m->name, v, "", err));
     }
-    /* "nan" when the window mean never reached the target mean. */
-    long rtt = gfn_monitor_rounds_to_target(st->monitor);
-    if (rtt >= 0)
-        snprintf(v, sizeof v, "%ld", rtt);
-    else
-        snprintf(v, sizeof v, "nan");
-    GET(gfn_params_set(out, "rounds_to_target", v, "", err));
-    snprintf(v, sizeof v, "%lld", (long long)gfn_trainer_buffer_size(st->trainer));
-    GET(gfn_params_set(out, "distinct_x_sampled", v, "", err));
-    snprintf(v, sizeof v, "%.10g", st->dist.log_z);
-    GET(gfn_params_set(out, "true_log_z", v, "", err));
-    /* train.h promises it and experiment specs may tabulate it (spec.c). */
-    snprintf(v, sizeof v, "%.3f", seconds_since(&st->t0));
-    GET(gfn_params_set(out, "wall_seconds", v, "", err));
     return GFN_OK;
 }
 

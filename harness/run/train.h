@@ -5,15 +5,13 @@
  * objective, policy, replay, learning rates, rounds, seed, evaluation settings;
  * unknown keys are an error before anything is run), trains, evaluates, and
  * when run_dir is not NULL writes into it:
- *   metrics.tsv   one row per evaluation point, header row of column names:
- *                 round, trajectories, loss, log_z, sampled_mean_reward_pct,
- *                 ad_score, modes_found, top100_mean_reward, top100_diversity,
- *                 and (when exact evaluation is on) mean_reward_pct, tv,
- *                 kl_target_learned, kl_learned_target, jsd, pearson_logp_logr,
- *                 spearman_logp_logr, slope_logp_logr, logz_error, ad_exact;
- *                 values not computed at a row are "nan".
- *   summary.txt   the final metrics as `key: value` lines (same keys, plus
- *                 rounds_to_target, wall_seconds)
+ *   metrics.tsv   one row per evaluation point, header row of column names: the
+ *                 columns of the metric registry (metric_table.h: axes, training
+ *                 state, sampled metrics, then the exact metrics when exact
+ *                 evaluation is on); values not computed at a row are "nan".
+ *   summary.txt   the final metrics as `key: value` lines: the last row's
+ *                 columns, then the registry's run statistics (rounds_to_target,
+ *                 distinct_x_sampled, true_log_z, wall_seconds)
  *   logp.tsv      log_reward <TAB> log_p_theta for every terminal (exact only)
  *   checkpoint.bin
  * Files are written to a temporary name and renamed, so a reader never sees half
@@ -32,10 +30,6 @@
 /* Called every few rounds; rounds_per_s and mean_reward_pct may be NaN early on. */
 typedef void (*gfn_progress_fn)(void *ctx, long round, long rounds, double rounds_per_s,
                                 double mean_reward_pct);
-
-/* The columns of metrics.tsv, in order (eval writes the same file). */
-extern const char *const gfn_train_columns[];
-extern const int gfn_train_n_columns;
 
 int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress,
                   void *progress_ctx, gfn_params *summary, gfn_error *err);
