@@ -1,4 +1,4 @@
-/* guide.h - the substructure guide of guided trajectory balance (SPEC.md section 3).
+/* guide.h - the substructure guide of guided trajectory balance (docs/method.md section 7).
  *
  * For a target terminal x and a state s on the way to it, the eligible children
  * of s are its unique children c from which x is still reachable

@@ -1,4 +1,4 @@
-/* trainer.c - the training round of SPEC.md section 4 over the model, sampler,
+/* trainer.c - the training round of docs/method.md section 5 over the model, sampler,
  * replay buffer, guide and objective registry.  See trainer.h. */
 #include "trainer.h"
 

@@ -1,4 +1,4 @@
-/* trainer.h - one GFlowNet training round (SPEC.md section 4), objective-agnostic.
+/* trainer.h - one GFlowNet training round (docs/method.md section 5), objective-agnostic.
  *
  * A round:
  *   1. sample `batch` trajectories forward from P_F with exploration epsilon and

@@ -2,7 +2,7 @@
  *
  * A policy of direction FWD is P_F(c | s) over the unique children c of s
  * (gfn_env_children order); of direction BWD it is P_B(p | s) over the unique
- * parents p (gfn_env_parents order).  Kinds (SPEC section 2):
+ * parents p (gfn_env_parents order).  Kinds (docs/method.md section 3):
  *   SA       an MLP maps features(s) to one logit per action of the env's fixed
  *            action list; invalid actions get -INFINITY; neighbour j collects the
  *            actions mapping to it:  log f(s, j) = LSE_{a -> j} logit_a,

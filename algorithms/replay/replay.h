@@ -1,7 +1,7 @@
 /* replay.h - the buffer of seen terminals x and the replay draws.
  *
  * The buffer is unbounded and holds each x once, keyed by its terminal rank,
- * with its reward.  Two draws (SPEC.md section 4), both with replacement:
+ * with its reward.  Two draws (docs/method.md section 6), both with replacement:
  *   uniform: B ranks uniformly from the buffer;
  *   prt:     if the buffer holds fewer than 10 x, nothing; else with
  *            thr = the 90th percentile of the buffer's rewards (numpy's default

@@ -3,7 +3,7 @@
  *
  * Window: at round r the window holds the monitor batches of rounds t with
  * r - W < t <= r, so W = 500 rounds with a batch of 128 every 10 rounds is
- * 50 batches, 6,400 samples (SPEC section 5).  The window mean is
+ * 50 batches, 6,400 samples (docs/method.md section 9).  The window mean is
  * sum(rewards) / count over those samples, as a % of E_p*[R] = sum_j z_j q_j.
  * The authors' code averages whatever recent samples exist, so early windows
  * are partial by default; full_window = 1 waits for W rounds instead.

@@ -39,8 +39,9 @@ typedef struct {
      * mean uses the monitor samples available; 1: no window mean (NaN) and no
      * rounds_to_target before round W - 1. */
     int full_window;
-    /* Default 100,000 (SPEC); 0 takes min(abs(X), 100,000) as the authors' code
-     * does (np.random.choice(base_rs, size=min(len(base_rs), 100000), p=R/Z)). */
+    /* Default 100,000 (docs/method.md section 9); 0 takes min(abs(X), 100,000)
+     * as the authors' code does (np.random.choice(base_rs,
+     * size=min(len(base_rs), 100000), p=R/Z)). */
     size_t n_target_draws;
     int top_k;              /* default 100 */
 } gfn_monitor_config;

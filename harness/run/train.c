@@ -1,7 +1,7 @@
 /* train.c - one training run: settings, the round loop, evaluation, outputs.
  *
  * Reads every setting from the run's key=value list (per-task defaults from
- * SPEC.md section 4 unless overridden), builds the task and the trainer, and
+ * docs/method.md section 1 unless overridden), builds the task and the trainer, and
  * every sample_every rounds draws sample_size monitor samples (the paper's
  * sampled metrics); every exact_every rounds and at the end it computes the
  * learned distribution p_theta exactly by dynamic programming (harness/run/exact.c)
@@ -28,7 +28,7 @@
 
 /* ---- settings ------------------------------------------------------------ */
 
-/* The authors' per-task settings (SPEC.md section 4); NULL row: every other task. */
+/* The authors' per-task settings (docs/method.md section 1); NULL row: every other task. */
 typedef struct {
     const char *task;
     double lr_policy, lr_z;
