@@ -140,7 +140,7 @@ static void test_report_on_fake_results(void)
     o.run = fake_run;
     o.only = "[td]b";
     CU_ASSERT_EQUAL_FATAL(gfn_runner_run(s, &o, NULL, &err), GFN_OK);
-    gfn_report_opts ro = {out, plots, 0, NULL};
+    gfn_report_opts ro = {out, plots, 0, NULL, NULL};
     CU_ASSERT_EQUAL_FATAL(gfn_report_write(s, &ro, &err), GFN_OK);
 
     snprintf(path, sizeof path, "%s/exp/summary.md", out);
@@ -148,9 +148,9 @@ static void test_report_on_fake_results(void)
     CU_ASSERT(contains(md, "| tb | 2/2 | 95.5 +- 0.71 | 0.25 +- 0 | 55 +- 7.1 |\n"));
     CU_ASSERT(contains(md, "| db | 2/2 | 85.5 +- 0.71 | 0.25 +- 0 | n/a |"));
     CU_ASSERT(contains(md, "| never | 0/2 | n/a | n/a | n/a |\n\n"));
-    CU_ASSERT(contains(md, "| tb | 100% (55 +- 7) | 100% (13820 +- 1740) |"));
-    CU_ASSERT(contains(md, "| db | 85.5 +- 0.7% | 98.0 +- 0.2% |"));
-    CU_ASSERT(contains(md, "| never | no finished runs | - |"));
+    CU_ASSERT(contains(md, "| tb | 2 | 100% (55 +- 7) | 100% (13820 +- 1740) |"));
+    CU_ASSERT(contains(md, "| db | 2 | 85.5 +- 0.7% | 98.0 +- 0.2% |"));
+    CU_ASSERT(contains(md, "| never | 0 | no finished runs | - |"));
     free(md);
     snprintf(path, sizeof path, "%s/exp/summary.csv", out);
     char *csv = slurp(path);
@@ -204,13 +204,13 @@ static void test_report_on_fake_results(void)
     snprintf(path, sizeof path, "%s/exp/summary.md", out);
     md = slurp(path);
     CU_ASSERT(contains(md, "| tb | 2/2 | 95.5 +- 0.71 | 0.25 (1 of 2 seeds) | 50 (1 of 2 seeds) |\n"));
-    CU_ASSERT(contains(md, "| tb | 95.5 +- 0.7% | 100% (13820 +- 1740) |"));
-    CU_ASSERT(contains(md, "| db | 85.0% | 98.0 +- 0.2% |"));
+    CU_ASSERT(contains(md, "| tb | 2 | 95.5 +- 0.7% | 100% (13820 +- 1740) |"));
+    CU_ASSERT(contains(md, "| db | 1 | 85.0% | 98.0 +- 0.2% |"));
     free(md);
 
     /* No finished run at all is an error naming the folder. */
     snprintf(path, sizeof path, "%s/none", tmp_dir);
-    gfn_report_opts empty = {path, plots, 0, NULL};
+    gfn_report_opts empty = {path, plots, 0, NULL, NULL};
     CU_ASSERT_EQUAL(gfn_report_write(s, &empty, &err), GFN_EIO);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no finished run"));
     gfn_spec_free(s);

@@ -10,14 +10,19 @@
 static void report_usage(FILE *f)
 {
     fprintf(f,
-            "usage: gfnbench report SPEC.yaml [--out DIR] [--plots DIR] [--no-gnuplot]\n\n"
+            "usage: gfnbench report SPEC.yaml [--out DIR] [--plots DIR] [--no-gnuplot] [--markdown]\n\n"
             "Reads DIR/<experiment>/<variant>/seed<k>/ (default DIR: results) and writes\n"
             "DIR/<experiment>/summary.md and summary.csv (mean and sample std over seeds,\n"
-            "and the paper's format beside the paper's values) and the figures in\n"
+            "and the paper's format beside the paper's values), paper_table.md (that\n"
+            "paper-format table alone), finals.csv (one row per run: variant, seed, the\n"
+            "settings the spec sets, status, every summary.txt metric) and the figures in\n"
             "plots/<experiment>/ (.png and .pdf through gnuplot, with their .tsv and .gp).\n\n"
             "  --out DIR      results root (default: results)\n"
             "  --plots DIR    figures root (default: plots)\n"
-            "  --no-gnuplot   write the .tsv data and .gp scripts but do not draw them\n");
+            "  --no-gnuplot   write the .tsv data and .gp scripts but do not draw them\n"
+            "  --markdown     also print the paper-format table as Markdown on stdout (for\n"
+            "                 EXPERIMENTS.md; the same numbers as summary.md); the list of\n"
+            "                 files written goes to stderr\n");
 }
 
 int gfn_cmd_report(int argc, char **argv)
@@ -26,7 +31,7 @@ int gfn_cmd_report(int argc, char **argv)
         report_usage(stdout);
         return 0;
     }
-    gfn_report_opts o = {NULL, NULL, 1, stdout};
+    gfn_report_opts o = {NULL, NULL, 1, stdout, NULL};
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
@@ -35,6 +40,10 @@ int gfn_cmd_report(int argc, char **argv)
             o.plots_dir = argv[++i];
         else if (strcmp(argv[i], "--no-gnuplot") == 0)
             o.run_gnuplot = 0;
+        else if (strcmp(argv[i], "--markdown") == 0) {
+            o.markdown = stdout;
+            o.log = stderr;
+        }
         else if (argv[i][0] != '-' && !path)
             path = argv[i];
         else {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "finals.h"
 #include "fsutil.h"
 #include "metric_table.h"
 #include "plot.h"
@@ -328,8 +329,21 @@ static void task_line(const gfn_spec *s, gfn_strbuf *b)
     gfn_strbuf_printf(b, "%s", s->task.n > 1 ? ")" : "");
 }
 
+/* The paper-format table alone (summary.md's last section, paper_table.md and
+ * `report --markdown`): seeds finished, ours, the paper's value. */
+static void paper_table(const gfn_spec *s, const variant_results *res, gfn_strbuf *b)
+{
+    gfn_strbuf_printf(b, "| variant | seeds | ours | paper |\n|---|---|---|---|\n");
+    for (int v = 0; v < s->n_variants; v++) {
+        char ours[128];
+        paper_cell(s, &res[v], ours, sizeof ours);
+        gfn_strbuf_printf(b, "| %s | %d | %s | %s |\n", s->variants[v].name, res[v].ok, ours,
+                          s->variants[v].paper[0] ? s->variants[v].paper : "-");
+    }
+}
+
 static int write_tables(const gfn_spec *s, const char *dir, const variant_results *res,
-                        gfn_error *err)
+                        FILE *markdown, gfn_error *err)
 {
     int S = s->n_seeds;
     gfn_strbuf md, csv;
@@ -388,16 +402,20 @@ static int write_tables(const gfn_spec *s, const char *dir, const variant_result
                       "\"100%% (N +- s)\": every seed's sampled mean reward (trailing window) "
                       "reached the target mean E_p*[R]; N = rounds to first reach it. Otherwise "
                       "the final sampled mean reward as %% of the target mean (exact mean reward "
-                      "when no samples were taken). Mean +- std over seeds.\n\n"
-                      "| variant | ours | paper |\n|---|---|---|\n");
-    for (int v = 0; v < s->n_variants; v++) {
-        char ours[128];
-        paper_cell(s, &res[v], ours, sizeof ours);
-        gfn_strbuf_printf(&md, "| %s | %s | %s |\n", s->variants[v].name, ours,
-                          s->variants[v].paper[0] ? s->variants[v].paper : "-");
-    }
+                      "when no samples were taken). Mean +- std over seeds.\n\n");
+    gfn_strbuf table;
+    gfn_strbuf_init(&table);
+    paper_table(s, res, &table);
+    gfn_strbuf_printf(&md, "%s", table.data ? table.data : "");
     char path[4200];
     int rc = gfn_fs_mkdir_p(dir, err);
+    if (rc == GFN_OK) {
+        snprintf(path, sizeof path, "%s/paper_table.md", dir);
+        rc = gfn_strbuf_write(&table, path, err);
+    }
+    if (rc == GFN_OK && markdown)
+        fputs(table.data ? table.data : "", markdown);
+    gfn_strbuf_close(&table);
     if (rc == GFN_OK) {
         snprintf(path, sizeof path, "%s/summary.md", dir);
         rc = gfn_strbuf_write(&md, path, err);
@@ -698,14 +716,16 @@ int gfn_report_write(const gfn_spec *s, const gfn_report_opts *o, gfn_error *err
         rc = gfn_error_set(err, GFN_EIO, "no finished run of %s under %s/ (run `gfnbench run %s`; "
                            "a failed run says why in its run.txt)", s->name, dir, s->path);
     if (rc == GFN_OK)
-        rc = write_tables(s, dir, res, err);
+        rc = write_tables(s, dir, res, o ? o->markdown : NULL, err);
+    if (rc == GFN_OK)
+        rc = gfn_finals_write(s, results, dir, err);
     gfn_plot_opts po = {o ? o->run_gnuplot : 1};
     if (rc == GFN_OK && s->n_curves > 0)
         rc = draw_curves(s, results, plots, res, &po, msgs, &n_figs, err);
     if (rc == GFN_OK && s->scatter)
         rc = draw_scatter(s, results, plots, res, &po, msgs, &n_figs, err);
     if (rc == GFN_OK && msgs) {
-        fprintf(msgs, "tables:  %s/summary.md, %s/summary.csv\n", dir, dir);
+        fprintf(msgs, "tables:  %s/summary.md, summary.csv, paper_table.md, finals.csv\n", dir);
         if (n_figs == 0)
             fprintf(msgs, "figures: none (no curve data)\n");
         else if (po.run_gnuplot && gfn_plot_have_gnuplot())

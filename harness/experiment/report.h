@@ -9,6 +9,9 @@
  *     metrics, and the paper's format: "100% (N +- s)" when every seed reached the
  *     target mean (N = rounds_to_target), else "m +- s%" (final sampled mean reward
  *     as % of the target mean), beside the paper's value when the spec has one;
+ *   RESULTS/<experiment>/paper_table.md: that paper-format table alone (Markdown);
+ *   RESULTS/<experiment>/finals.csv: one row per run, settings and final metrics
+ *     (finals.h);
  *   PLOTS/<experiment>/: curves (mean +- 1 std over seeds) and the scatter.
  */
 #ifndef GFN_REPORT_H
@@ -49,6 +52,7 @@ typedef struct {
     const char *plots_dir;   /* NULL: "plots" */
     int run_gnuplot;         /* draw images when gnuplot is on PATH */
     FILE *log;               /* where to say what was written; NULL: silent */
+    FILE *markdown;          /* NULL, or where to print the paper-format table */
 } gfn_report_opts;
 
 /* Writes the tables and figures.  Missing or failed runs are counted, not fatal;
