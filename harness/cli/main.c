@@ -17,6 +17,7 @@ static const command COMMANDS[] = {
     {"ad", gfn_cmd_ad, "two-sample (k-sample) Anderson-Darling test on files of numbers"},
     {"run", gfn_cmd_run, "run an experiment spec (YAML): every variant and seed, then report"},
     {"report", gfn_cmd_report, "summary tables and figures of an experiment's results"},
+    {"compare", gfn_cmd_compare, "does a new run of an experiment agree with a reference? (Welch)"},
     {"list", gfn_cmd_list, "tasks, objectives, policies and replay choices with their defaults"},
 };
 
