@@ -63,7 +63,7 @@ void gfn_model_config_default(gfn_model_config *cfg)
     cfg->flow_hidden = 128;
     cfg->flow_layers = 2;
     cfg->lr_policy = 1e-4;
-    cfg->lr_log_z = 1e-2;
+    cfg->lr_z = 1e-2;
     cfg->log_z_init = 5.0;
     cfg->log_z_clamp = 1;
     cfg->clip_norm = 10.0;
@@ -105,9 +105,9 @@ gfn_model *gfn_model_alloc(const gfn_env *env, const gfn_model_config *cfg, gfn_
     else if (cfg->B_cap < 1 || cfg->T_max < 1)
         gfn_error_set(err, GFN_EVALUE, "model: need B_cap >= 1 and T_max >= 1 (got %d, %d)",
                       cfg->B_cap, cfg->T_max);
-    else if (!(cfg->lr_policy >= 0) || !(cfg->lr_log_z >= 0))
+    else if (!(cfg->lr_policy >= 0) || !(cfg->lr_z >= 0))
         gfn_error_set(err, GFN_EVALUE, "model: learning rates must be >= 0 (got %g, %g)",
-                      cfg->lr_policy, cfg->lr_log_z);
+                      cfg->lr_policy, cfg->lr_z);
     else
         goto ok;
     return NULL;
@@ -165,7 +165,7 @@ ok:;
     static const char *names[4] = {"pf", "pb", "flow", "log_z"};
     for (int s = 0; s < 4; s++)
         gfn_adam_add_segment(&m->adam, names[s], m->off[s], m->cnt[s],
-                             s == SEG_LOG_Z ? cfg->lr_log_z : cfg->lr_policy,
+                             s == SEG_LOG_Z ? cfg->lr_z : cfg->lr_policy,
                              s == SEG_LOG_Z && cfg->log_z_clamp ? 0.0 : -INFINITY);
     if (model_alloc_ws(m, err) != GFN_OK)
         goto fail;

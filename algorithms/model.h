@@ -7,7 +7,7 @@
  *          (empty unless cfg.flow_head)
  *   log_z  one scalar
  * The gradient block and the Adam moments have the same layout.  Learning rates:
- * pf, pb and flow use lr_policy, log_z uses lr_log_z.  Segment bit k of a mask
+ * pf, pb and flow use lr_policy, log_z uses lr_z.  Segment bit k of a mask
  * (GFN_SEG_*) selects segment k.
  *
  * A training step is
@@ -39,7 +39,7 @@ typedef struct {
     gfn_policy_config pb;   /* kind SA, SSR (learned) or UNIFORM */
     int flow_head;          /* 1: learn log F(s) (DB, SubTB) */
     int flow_hidden, flow_layers;
-    double lr_policy, lr_log_z;
+    double lr_policy, lr_z;
     double log_z_init;      /* 5.0, the authors' value */
     int log_z_clamp;        /* 1: log Z >= 0 after every step (authors) */
     double clip_norm;       /* > 0: clip the gradient norm of each step (authors: 10) */

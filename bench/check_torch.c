@@ -178,7 +178,7 @@ int main(int argc, char **argv)
     gfn_policy_config sa = {GFN_POLICY_SA, mt.hidden, mt.layers, 0, 0, 0, 0, 0};
     mc.pf = mc.pb = sa;
     mc.lr_policy = mt.lr_policy;
-    mc.lr_log_z = mt.lr_log_z;
+    mc.lr_z = mt.lr_log_z;
     mc.clip_norm = mt.clip_norm;
     mc.log_z_init = mt.log_z;
     mc.B_cap = mt.n_traj;

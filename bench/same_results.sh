@@ -9,11 +9,12 @@
 set -u
 OLD=$1 NEW=$2 DIR=${3:-/tmp/gfn_same_results}
 rm -rf "$DIR" && mkdir -p "$DIR" || exit 2
-COMMON="rounds=60 sample_every=10 exact_every=30 ad_draws=2000"
+COMMON="sample_every=10 ad_draws=2000"
 i=0 fail=0
 while read -r task obj keys; do
     [ -z "$task" ] && continue
     i=$((i + 1))
+    case "$keys" in *rounds=*) ;; *) keys="$keys rounds=60 exact_every=30" ;; esac
     for side in old new; do
         bin=$OLD; [ $side = new ] && bin=$NEW
         # shellcheck disable=SC2086

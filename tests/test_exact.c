@@ -222,7 +222,7 @@ static gfn_trainer *trained(const gfn_env *env, gfn_policy_kind kind, int rounds
     c.model.pf = pc;
     c.model.pb = pc;
     c.model.lr_policy = 1e-2;
-    c.model.lr_log_z = 0.1;
+    c.model.lr_z = 0.1;
     c.replay = GFN_REPLAY_NONE;
     c.epsilon = 0.1;
     c.batch = 16;

@@ -190,7 +190,7 @@ static void test_errors_name_position(void)
     expect_error(HEAD "variants: []\n", GFN_EVALUE, 5, 11, "at least one variant");
     expect_error(HEAD "variants:\n  - {name: a/b, objective: tb}\n", GFN_EVALUE, 6, 12,
                  "variant name made of");
-    expect_error(HEAD VARS "evaluation: {sample_size: 0}\n", GFN_EVALUE, 7, 27, ">= 1");
+    expect_error(HEAD VARS "evaluation: {sample_size: 0}\n", GFN_EVALUE, 7, 27, "expected an integer in [1, 1000000]");
     expect_error(HEAD VARS "defaults: {seed: 3}\n", GFN_EVALUE, 7, 12, "not allowed in defaults");
     expect_error(HEAD "variants:\n  - {name: tb, objective: tb, rounds: 4}\n", GFN_EVALUE, 6, 31,
                  "not allowed in a variant");

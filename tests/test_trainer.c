@@ -169,7 +169,7 @@ static gfn_trainer *trainer(const gfn_env *env, const char *objective, gfn_repla
     c.model.pf = pc;
     c.model.pb = pc;
     c.model.lr_policy = 1e-3;
-    c.model.lr_log_z = 0.1;
+    c.model.lr_z = 0.1;
     c.replay = replay;
     c.epsilon = 0.05;
     c.batch = 16;

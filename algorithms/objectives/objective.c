@@ -78,39 +78,6 @@ void gfn_objective_opts_default(gfn_objective_opts *opt)
     opt->gtb_backward = GFN_GTB_BACKWARD_CODE;
 }
 
-int gfn_objective_opts_read(gfn_objective_opts *opt, gfn_params *p, gfn_error *err)
-{
-    int rc;
-    const char *s;
-    if ((rc = gfn_params_get_double(p, "loss_clamp", opt->clamp, &opt->clamp, err)))
-        return rc;
-    if ((rc = gfn_params_get_double(p, "subtb_lambda", opt->subtb_lambda, &opt->subtb_lambda,
-                                    err)))
-        return rc;
-    if (opt->subtb_lambda <= 0.0)
-        return gfn_error_set(err, GFN_EVALUE, "subtb_lambda = %g: expected a value in (0, 1]",
-                             opt->subtb_lambda);
-    if ((rc = gfn_params_check_range(p, "subtb_lambda", opt->subtb_lambda, 0.0, 1.0, err)))
-        return rc;
-    static const char *pairs[] = {"all", "ends", "adjacent"};
-    if ((rc = gfn_params_get_choice(p, "subtb_pairs", "all|ends|adjacent",
-                                    pairs[opt->subtb_pairs], &s, err)))
-        return rc;
-    for (int i = 0; i < 3; i++)
-        if (strcmp(s, pairs[i]) == 0)
-            opt->subtb_pairs = (gfn_subtb_pairs)i;
-    if ((rc = gfn_params_get_double(p, "gtb_w", opt->gtb_w, &opt->gtb_w, err)))
-        return rc;
-    if ((rc = gfn_params_check_range(p, "gtb_w", opt->gtb_w, 0.0, 1.0, err)))
-        return rc;
-    if ((rc = gfn_params_get_choice(p, "gtb_backward", "code|paper",
-                                    opt->gtb_backward == GFN_GTB_BACKWARD_CODE ? "code" : "paper",
-                                    &s, err)))
-        return rc;
-    opt->gtb_backward = strcmp(s, "paper") == 0 ? GFN_GTB_BACKWARD_PAPER : GFN_GTB_BACKWARD_CODE;
-    return GFN_OK;
-}
-
 double gfn__objective_clamp(const gfn_objective_opts *opt, double lb, double *scale)
 {
     /* As torch.clamp(max=c): the gradient passes where lb <= c, is 0 above. */

@@ -38,7 +38,6 @@
 #ifndef GFN_OBJECTIVE_H
 #define GFN_OBJECTIVE_H
 
-#include "params.h"
 #include "status.h"
 #include "traj.h"
 
@@ -119,10 +118,8 @@ int gfn_objective_lookup(const char *name, const gfn_objective **out, gfn_error 
 
 /* ---- options ------------------------------------------------------------- */
 void gfn_objective_opts_default(gfn_objective_opts *opt);
-/* Reads loss_clamp, subtb_lambda (in (0, 1]), subtb_pairs (all|ends|adjacent),
- * gtb_w (in [0, 1]) and gtb_backward (code|paper) from p, starting from the
- * values already in opt (so the trainer can set per-task defaults first). */
-int gfn_objective_opts_read(gfn_objective_opts *opt, gfn_params *p, gfn_error *err);
+/* The user keys that set these options (loss_clamp, subtb_lambda, ...) are read
+ * by the harness's key table (harness/run/train_keys.h). */
 
 /* ---- the losses (one file each) ------------------------------------------ */
 int gfn_objective_tb(const gfn_objective_opts *opt, gfn_traj_batch *tb, double log_z,

@@ -34,37 +34,50 @@ typedef struct {
     const char *summary;
     task_key keys[TASK_KEYS_MAX]; /* the keys the opener reads (data_dir aside) */
     const char *note;             /* appended to the key list, or NULL */
+    /* The authors' training settings for the task, as training keys (the
+     * defaults of harness/run/train_keys.h), or NULL: the table's own. */
+    const char *paper_settings;
 } task_def;
 
 static const task_def TASKS[] = {
     {"hypergrid", gfn__task_open_grid, "hypergrid {0..side-1}^dim, torchgfn rewards",
-     {{"dim", "4"}, {"side", "8"}, {"r0", "0.1"}, {"r1", "0.5"}, {"r2", "2"}}, NULL},
+     {{"dim", "4"}, {"side", "8"}, {"r0", "0.1"}, {"r1", "0.5"}, {"r2", "2"}}, NULL, NULL},
     {"synth", gfn__task_open_synth, "small synthetic string task with hashed rewards (tests)",
      {{"mdp", "pa"}, {"alphabet", "3"}, {"n", "4"}, {"reward_seed", "0"},
-      {"mode_top_fraction", "0.05"}}, NULL},
+      {"mode_top_fraction", "0.05"}}, NULL, NULL},
     {"bag", gfn__task_open_bag, "multisets of 13 letters over ABCDEFG (paper: Bag)",
      {{"mode_reward", "30"}, {"big_reward", "10"}, {"base_reward", "0.01"}, {"big_count", "7"}},
-     NULL},
+     NULL,
+     "lr_policy=1e-4 lr_z=1e-2 hidden=16 layers=2 ssr_sc_layers=1 "
+     "steps_per_batch=1 epsilon=0.1 gtb_w=0.5 guide_temp=1 guide_traj=resample"},
     {"tfbind8", gfn__task_open_tfbind8, "DNA 8-mers, SIX6 binding (paper: SIX6)",
      {{"mdp", "pa"}, {"reward_exp", "3"}, {"reward_scale", "10"}, {"reward_floor", "0.001"},
-      {"reward_clip", "-inf"}}, NULL},
+      {"reward_clip", "-inf"}}, NULL,
+     "lr_policy=1e-4 lr_z=1e-2 hidden=128 layers=2 ssr_sc_layers=1 "
+     "steps_per_batch=3 epsilon=0.01 gtb_w=0.25 guide_temp=3 guide_traj=score"},
     {"tfbind10", gfn__task_open_tfbind10, "DNA 10-mers, PHO4 binding (paper: PHO4)",
      {{"mdp", "pa"}, {"reward_exp", "3"}, {"reward_scale", "10"}, {"reward_floor", "0"},
       {"reward_clip", "-inf"}, {"expit_slope", "3"}, {"mode_percentile", "99.5"},
-      {"mode_top_fraction", NULL}}, "(or mode_top_fraction=F)"},
+      {"mode_top_fraction", NULL}}, "(or mode_top_fraction=F)",
+     "lr_policy=1e-4 lr_z=1e-2 hidden=512 layers=3 ssr_sc_layers=2 "
+     "steps_per_batch=1 epsilon=0.01 gtb_w=0.25 guide_temp=3 guide_traj=score"},
     {"qm9str", gfn__task_open_qm9str, "strings of 5 of 11 molecular blocks (paper: QM9)",
      {{"mdp", "pa"}, {"reward_exp", "5"}, {"reward_scale", "100"}, {"reward_floor", "0"},
       {"reward_clip", "0.001"}, {"mode_top_fraction", "0.005"}, {"mode_percentile", NULL}},
-     "(or mode_percentile=Q)"},
+     "(or mode_percentile=Q)",
+     "lr_policy=1e-4 lr_z=1e-2 hidden=1024 layers=2 ssr_sc_layers=1 "
+     "steps_per_batch=1 epsilon=0.1 gtb_w=0.5 guide_temp=1 guide_traj=resample"},
     {"sehstr", gfn__task_open_sehstr, "strings of 6 of 18 blocks, tree-ensemble sEH proxy "
      "(paper: sEH)",
      {{"mdp", "pa"}, {"reward_exp", "6"}, {"reward_scale", "10"}, {"reward_floor", "0"},
       {"reward_clip", "0.001"}, {"mode_percentile", "99.9"}, {"mode_top_fraction", NULL},
-      {"threads", "2"}}, "(or mode_top_fraction=F)"},
+      {"threads", "2"}}, "(or mode_top_fraction=F)",
+     "lr_policy=1e-5 lr_z=1e-3 hidden=1024 layers=2 ssr_sc_layers=1 "
+     "steps_per_batch=1 epsilon=0.05 gtb_w=0.5 guide_temp=1 guide_traj=resample"},
     {"table", gfn__task_open_table, "your own reward table: rows x<TAB>y over all strings",
      {{"file", "(required)"}, {"alphabet", "(required, e.g. ACGT)"}, {"mdp", "pa"},
       {"reward_exp", "1"}, {"reward_scale", "1"}, {"reward_floor", "0"}, {"reward_clip", "-inf"},
-      {"mode_top_fraction", "0.005"}, {"mode_percentile", NULL}}, "(or mode_percentile=Q)"},
+      {"mode_top_fraction", "0.005"}, {"mode_percentile", NULL}}, "(or mode_percentile=Q)", NULL},
 };
 
 #define N_TASKS ((int)(sizeof TASKS / sizeof TASKS[0]))
@@ -78,6 +91,12 @@ static const task_def *find_task(const char *name)
 }
 
 int gfn_task_exists(const char *name) { return find_task(name) != NULL; }
+
+const char *gfn_task_paper_settings(const char *name)
+{
+    const task_def *t = find_task(name);
+    return t ? t->paper_settings : NULL;
+}
 
 /* "k1=v1 k2=v2 ... note" into buf; a key without a default is left out (the
  * note names it). */
@@ -134,9 +153,13 @@ void gfn_task_list(FILE *f)
 {
     fprintf(f, "tasks (every task also takes data_dir=%s):\n", GFN_DATA_DIR);
     char keys[512];
-    for (int i = 0; i < N_TASKS; i++)
+    for (int i = 0; i < N_TASKS; i++) {
         fprintf(f, "  %-10s %s\n  %-10s   %s\n", TASKS[i].name, TASKS[i].summary, "",
                 format_keys(&TASKS[i], keys, sizeof keys));
+        if (TASKS[i].paper_settings)
+            fprintf(f, "  %-10s   training defaults (the authors'): %s\n", "",
+                    TASKS[i].paper_settings);
+    }
 }
 
 void gfn_task_stats_compute(const gfn_env *env, gfn_task_stats *st)

@@ -24,6 +24,10 @@ int gfn_task_open(const char *name, gfn_params *params, gfn_env **out, gfn_error
 
 /* 1 when name is a registered task. */
 int gfn_task_exists(const char *name);
+/* The authors' training settings for task name as "key=value ..." training keys
+ * (harness/run/train_keys.h), or NULL when the paper has none (hypergrid, synth,
+ * table: the key table's own defaults). */
+const char *gfn_task_paper_settings(const char *name);
 
 /* Prints every task with a one-line summary and its keys with their defaults. */
 void gfn_task_list(FILE *f);

@@ -7,37 +7,46 @@
 #include "metric_table.h"
 #include "train.h"
 #include "objective.h"
+#include "policy.h"
 #include "replay.h"
 #include "task.h"
 
 static void list_objectives(FILE *f)
 {
-    gfn_objective_opts o;
-    gfn_objective_opts_default(&o);
-    fprintf(f, "\nobjectives (training key objective=NAME):\n");
+    fprintf(f, "\nobjectives (training key objective=NAME; their options are the objective\n"
+               "keys below):\n");
     for (int i = 0; i < gfn_objective_count(); i++) {
         const gfn_objective *obj = gfn_objective_at(i);
         fprintf(f, "  %-10s %s\n", obj->name, obj->summary ? obj->summary : "");
     }
-    fprintf(f,
-            "  options: loss_clamp=%g (per-trajectory loss clamp; <= 0 disables)\n"
-            "           subtb_lambda=%g subtb_pairs=all (all|ends|adjacent)\n"
-            "           gtb_w=%g (authors: 0.5 for bag, qm9str, sehstr; 0.25 for tfbind8, tfbind10)\n"
-            "           gtb_backward=code (code|paper: with or without log R in the P_B step)\n",
-            o.clamp, o.subtb_lambda, o.gtb_w);
+}
+
+/* A summary's lines, the first after the name, the rest under it. */
+static void print_summary(FILE *f, const char *name, const char *summary)
+{
+    fprintf(f, "  %-10s ", name);
+    for (const char *c = summary; *c; c++) {
+        fputc(*c, f);
+        if (*c == '\n')
+            fprintf(f, "  %-10s ", "");
+    }
+    fputc('\n', f);
 }
 
 static void list_policies(FILE *f)
 {
-    fprintf(f,
-            "\npolicies (training key policy=NAME; network sizes hidden=, layers=):\n"
-            "  sa         state -> action logits MLP; invalid actions masked, duplicate\n"
-            "             children's probabilities added\n"
-            "  ssr        state-state relative edge flow: encoder MLP for s and each child,\n"
-            "             scorer MLP on [z_s, z_c]; softmax over the unique children\n"
-            "backward policies (training key pb=NAME):\n"
-            "  learned    same family as the forward policy, own weights, same loss\n"
-            "  uniform    uniform over the unique parents (maxent is tb with it)\n");
+    fprintf(f, "\npolicies (training key policy=NAME for P_F, pb=learned|uniform for P_B):\n");
+    for (int i = 0; i < gfn_policy_count(); i++) {
+        const gfn_policy_info *p = gfn_policy_at(i);
+        char role[32];
+        snprintf(role, sizeof role, "%s%s%s", (p->roles & GFN_POLICY_ROLE_PF) ? "P_F" : "",
+                 (p->roles & GFN_POLICY_ROLE_PF) && (p->roles & GFN_POLICY_ROLE_PB) ? ", " : "",
+                 (p->roles & GFN_POLICY_ROLE_PB) ? "P_B" : "");
+        char line[512];
+        snprintf(line, sizeof line, "%s\n(%s)", p->summary, role);
+        print_summary(f, p->name, line);
+    }
+    fprintf(f, "  pb=learned: P_B of the same kind as policy, own weights, same loss.\n");
 }
 
 static void list_replay(FILE *f)

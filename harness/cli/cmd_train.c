@@ -80,16 +80,18 @@ int gfn_cmd_train(int argc, char **argv)
     gfn_params_init(&cfg);
     gfn_params_init(&summary);
     const char *out = NULL;
-    int rc = gfn_params_set(&cfg, "task", argv[1], "command line", &err);
+    /* A key given twice (rounds=10 rounds=30, or objective= beside OBJECTIVE) is an
+     * error, as it is in a spec. */
+    int rc = gfn_params_add(&cfg, "task", argv[1], "command line", &err);
     if (!rc)
-        rc = gfn_params_set(&cfg, "objective", argv[2], "command line", &err);
+        rc = gfn_params_add(&cfg, "objective", argv[2], "command line", &err);
     for (int i = 3; i < argc && !rc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             out = argv[++i];
         else if (strncmp(argv[i], "--out=", 6) == 0)
             out = argv[i] + 6;
         else
-            rc = gfn_params_set_arg(&cfg, argv[i], "command line", &err);
+            rc = gfn_params_add_arg(&cfg, argv[i], "command line", &err);
     }
     if (!rc)
         rc = gfn_train_validate(&cfg, &err);

@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "metric_table.h"
+#include "train_keys.h"
 
 int gfn_spec_metric_known(const char *name) { return gfn_metric_find(name) != NULL; }
 
@@ -276,21 +277,20 @@ static int load_seeds(const loader *ld, gfn_spec *s, const yaml_node_t *v)
 static int visit_eval(const loader *ld, void *vctx, const yaml_node_t *k, const yaml_node_t *v)
 {
     gfn_spec *s = vctx;
-    static const char *const keys[] = {"exact_every", "sample_every", "sample_size", "window",
-                                       NULL};
-    int known = 0;
-    for (int i = 0; keys[i]; i++)
-        known |= strcmp(scalar(k), keys[i]) == 0;
-    if (!known)
-        return fail(ld, k, GFN_EUNKNOWN,
-                    "unknown key '%s' in evaluation (expected exact_every, sample_every, "
-                    "sample_size, window)",
-                    scalar(k));
-    long x;
-    char what[96];
-    snprintf(what, sizeof what, "an integer for %s", scalar(k));
-    int rc = scalar_long(ld, v, what, strcmp(scalar(k), "exact_every") == 0 ? 0 : 1, &x);
+    /* The key table (harness/run/train_keys.h) says which keys are evaluation
+     * settings and checks their values. */
+    char what[96], where[GFN_PARAM_WHERE_MAX];
+    snprintf(what, sizeof what, "a single value for '%s' in evaluation", scalar(k));
+    int rc = need_scalar(ld, v, what);
     if (rc)
+        return rc;
+    node_where(ld, k, where, sizeof where);
+    gfn_error e;
+    rc = gfn_train_key_check(scalar(k), "0", "", GFN_KG_EVAL, &e);
+    if (rc == GFN_EUNKNOWN)
+        return fail(ld, k, rc, "%s in evaluation", e.msg);
+    node_where(ld, v, where, sizeof where);
+    if ((rc = gfn_train_key_check(scalar(k), scalar(v), where, GFN_KG_EVAL, ld->err)))
         return rc;
     param_ctx pc = {&s->evaluation, "evaluation", NULL, NULL};
     return visit_param(ld, &pc, k, v);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "exact.h"
@@ -24,46 +25,21 @@
 #include "monitor.h"
 #include "objective.h"
 #include "task.h"
+#include "train_keys.h"
 #include "trainer.h"
 
 /* ---- settings ------------------------------------------------------------ */
-
-/* The authors' per-task settings (docs/method.md section 1); NULL row: every other task. */
-typedef struct {
-    const char *task;
-    double lr_policy, lr_z;
-    int hidden, layers, ssr_sc_layers, steps_per_batch;
-    double epsilon, gtb_w, guide_temp;
-    const char *guide_traj;
-} task_defaults;
-
-static const task_defaults DEFAULTS[] = {
-    {"bag", 1e-4, 1e-2, 16, 2, 1, 1, 0.1, 0.5, 1, "resample"},
-    {"tfbind8", 1e-4, 1e-2, 128, 2, 1, 3, 0.01, 0.25, 3, "score"},
-    {"tfbind10", 1e-4, 1e-2, 512, 3, 2, 1, 0.01, 0.25, 3, "score"},
-    {"qm9str", 1e-4, 1e-2, 1024, 2, 1, 1, 0.1, 0.5, 1, "resample"},
-    {"sehstr", 1e-5, 1e-3, 1024, 2, 1, 1, 0.05, 0.5, 1, "resample"},
-    /* Not in the paper: small tasks, trained faster (see EXPERIMENTS.md). */
-    {NULL, 1e-3, 1e-1, 64, 2, 1, 1, 0.05, 0.5, 1, "resample"},
-};
-
-static const task_defaults *defaults_for(const char *task)
-{
-    const task_defaults *d = DEFAULTS;
-    while (d->task && strcmp(d->task, task) != 0)
-        d++;
-    return d;
-}
 
 typedef struct {
     const char *task;
     long seed, rounds;
     gfn_trainer_config tc;
     long sample_every, sample_size, window, exact_every, top_k, ad_draws, progress_every;
-    const char *exact;     /* auto | on | off */
+    char exact[32];        /* auto | on | off */
     int ad_window;         /* AD of the whole window instead of the latest batch */
     int checkpoint;
     double target_mean;    /* NaN: the exact E_p*[R]; else the monitor's reference mean */
+    long max_memory_mib;   /* 0: 80% of physical memory */
 } settings;
 
 #define GET(call)           \
@@ -73,80 +49,51 @@ typedef struct {
             return rc_;     \
     } while (0)
 
-static int positive(gfn_params *p, const char *key, long v, long lo, gfn_error *err)
-{
-    return gfn_params_check_range(p, key, (double)v, (double)lo, 1e15, err);
-}
+#define V(id) (vals[GFN_K_##id])
+#define IS(id, text) (strcmp(vals[GFN_K_##id].s, text) == 0)
 
-static int read_policy(gfn_params *p, const task_defaults *d, gfn_model_config *mc,
-                       gfn_error *err)
+static void fill_model(const gfn_key_value *vals, gfn_model_config *mc)
 {
-    const char *policy, *pb;
-    long hidden, layers, embed, enc_layers, sc_layers, flow_hidden, flow_layers;
-    GET(gfn_params_get_choice(p, "policy", "sa|ssr", "sa", &policy, err));
-    GET(gfn_params_get_choice(p, "pb", "learned|uniform", "learned", &pb, err));
-    GET(gfn_params_get_int(p, "hidden", d->hidden, &hidden, err));
-    GET(positive(p, "hidden", hidden, 1, err));
-    GET(gfn_params_get_int(p, "layers", d->layers, &layers, err));
-    GET(gfn_params_check_range(p, "layers", (double)layers, 0, 8, err));
-    GET(gfn_params_get_int(p, "ssr_embed", hidden, &embed, err));
-    GET(positive(p, "ssr_embed", embed, 1, err));
-    GET(gfn_params_get_int(p, "ssr_enc_layers", 1, &enc_layers, err));
-    GET(gfn_params_check_range(p, "ssr_enc_layers", (double)enc_layers, 0, 8, err));
-    GET(gfn_params_get_int(p, "ssr_sc_layers", d->ssr_sc_layers, &sc_layers, err));
-    GET(gfn_params_check_range(p, "ssr_sc_layers", (double)sc_layers, 0, 8, err));
-    GET(gfn_params_get_int(p, "flow_hidden", hidden, &flow_hidden, err));
-    GET(positive(p, "flow_hidden", flow_hidden, 1, err));
-    GET(gfn_params_get_int(p, "flow_layers", layers, &flow_layers, err));
-    GET(gfn_params_check_range(p, "flow_layers", (double)flow_layers, 0, 8, err));
     gfn_policy_config pc = {0};
-    pc.kind = strcmp(policy, "ssr") == 0 ? GFN_POLICY_SSR : GFN_POLICY_SA;
-    pc.hidden = (int)hidden;
-    pc.layers = (int)layers;
-    pc.enc_hidden = (int)hidden;
-    pc.enc_layers = (int)enc_layers;
-    pc.embed = (int)embed;
-    pc.sc_hidden = (int)hidden;
-    pc.sc_layers = (int)sc_layers;
+    pc.kind = IS(POLICY, "ssr") ? GFN_POLICY_SSR : GFN_POLICY_SA;
+    pc.hidden = (int)V(HIDDEN).i;
+    pc.layers = (int)V(LAYERS).i;
+    pc.enc_hidden = (int)V(HIDDEN).i;
+    pc.enc_layers = (int)V(SSR_ENC_LAYERS).i;
+    pc.embed = (int)V(SSR_EMBED).i;
+    pc.sc_hidden = (int)V(HIDDEN).i;
+    pc.sc_layers = (int)V(SSR_SC_LAYERS).i;
     mc->pf = pc;
     mc->pb = pc;
-    if (strcmp(pb, "uniform") == 0)
+    if (IS(PB, "uniform"))
         mc->pb.kind = GFN_POLICY_UNIFORM;
-    mc->flow_hidden = (int)flow_hidden;
-    mc->flow_layers = (int)flow_layers;
-    return GFN_OK;
-}
-
-static int read_optim(gfn_params *p, const task_defaults *d, gfn_model_config *mc, gfn_error *err)
-{
-    GET(gfn_params_get_double(p, "lr_policy", d->lr_policy, &mc->lr_policy, err));
-    GET(gfn_params_check_range(p, "lr_policy", mc->lr_policy, 0, 10, err));
-    GET(gfn_params_get_double(p, "lr_z", d->lr_z, &mc->lr_log_z, err));
-    GET(gfn_params_check_range(p, "lr_z", mc->lr_log_z, 0, 10, err));
-    GET(gfn_params_get_double(p, "clip_grad", 10.0, &mc->clip_norm, err));
-    GET(gfn_params_get_double(p, "logz_init", 5.0, &mc->log_z_init, err));
-    GET(gfn_params_get_bool(p, "logz_clamp", 1, &mc->log_z_clamp, err));
+    mc->flow_hidden = (int)V(FLOW_HIDDEN).i;
+    mc->flow_layers = (int)V(FLOW_LAYERS).i;
+    mc->lr_policy = V(LR_POLICY).d;
+    mc->lr_z = V(LR_Z).d;
+    mc->clip_norm = V(CLIP_GRAD).d;
+    mc->log_z_init = V(LOGZ_INIT).d;
+    mc->log_z_clamp = (int)V(LOGZ_CLAMP).i;
     /* f32: float32 GEMMs like PyTorch's default; gradients and Adam stay double. */
-    const char *precision;
-    GET(gfn_params_get_choice(p, "precision", "f64|f32", "f64", &precision, err));
-    mc->f32 = strcmp(precision, "f32") == 0;
-    return GFN_OK;
+    mc->f32 = IS(PRECISION, "f32");
 }
 
-static int read_objective(gfn_params *p, const task_defaults *d, gfn_trainer_config *tc,
+static int fill_objective(gfn_params *p, const gfn_key_value *vals, gfn_trainer_config *tc,
                           gfn_error *err)
 {
-    const char *name, *traj;
-    GET(gfn_params_get_string(p, "objective", "tb", &name, err));
+    const char *name = V(OBJECTIVE).s;
     GET(gfn_objective_lookup(name, &tc->objective, err));
     gfn_objective_opts_default(&tc->obj);
-    tc->obj.gtb_w = d->gtb_w;
-    GET(gfn_params_get_double(p, "lambda", tc->obj.subtb_lambda, &tc->obj.subtb_lambda, err));
-    GET(gfn_objective_opts_read(&tc->obj, p, err));
-    GET(gfn_params_get_double(p, "guide_temp", d->guide_temp, &tc->guide_temperature, err));
-    GET(gfn_params_check_range(p, "guide_temp", tc->guide_temperature, 1e-6, 1e6, err));
-    GET(gfn_params_get_choice(p, "guide_traj", "resample|score", d->guide_traj, &traj, err));
-    tc->guide_score = strcmp(traj, "score") == 0;
+    tc->obj.clamp = V(LOSS_CLAMP).d;
+    tc->obj.subtb_lambda = V(SUBTB_LAMBDA).d;
+    tc->obj.subtb_pairs = IS(SUBTB_PAIRS, "ends")       ? GFN_SUBTB_ENDS
+                          : IS(SUBTB_PAIRS, "adjacent") ? GFN_SUBTB_ADJACENT
+                                                        : GFN_SUBTB_ALL;
+    tc->obj.gtb_w = V(GTB_W).d;
+    tc->obj.gtb_backward = IS(GTB_BACKWARD, "paper") ? GFN_GTB_BACKWARD_PAPER
+                                                     : GFN_GTB_BACKWARD_CODE;
+    tc->guide_temperature = V(GUIDE_TEMP).d;
+    tc->guide_score = IS(GUIDE_TRAJ, "score");
     const gfn_param *pb = gfn_params_find(p, "pb");
     if (tc->objective->pb == GFN_PB_UNIFORM && pb && strcmp(pb->val, "uniform") != 0)
         return gfn_error_set(err, GFN_EVALUE,
@@ -158,57 +105,36 @@ static int read_objective(gfn_params *p, const task_defaults *d, gfn_trainer_con
     return GFN_OK;
 }
 
-static int read_loop(gfn_params *p, const task_defaults *d, gfn_trainer_config *tc, gfn_error *err)
+static int fill_loop(const gfn_key_value *vals, gfn_trainer_config *tc, gfn_error *err)
 {
-    const char *replay;
-    long batch, replay_batch, steps;
-    GET(gfn_params_get_choice(p, "replay", "none|uniform|prt", "none", &replay, err));
-    GET(gfn_replay_mode_parse(replay, &tc->replay, err));
-    GET(gfn_params_get_double(p, "epsilon", d->epsilon, &tc->epsilon, err));
-    GET(gfn_params_check_range(p, "epsilon", tc->epsilon, 0, 1, err));
-    GET(gfn_params_get_int(p, "batch", 16, &batch, err));
-    GET(gfn_params_check_range(p, "batch", (double)batch, 1, 4096, err));
-    GET(gfn_params_get_int(p, "replay_batch", 16, &replay_batch, err));
-    GET(gfn_params_check_range(p, "replay_batch", (double)replay_batch, 0, 4096, err));
-    GET(gfn_params_get_int(p, "steps_per_batch", d->steps_per_batch, &steps, err));
-    GET(gfn_params_check_range(p, "steps_per_batch", (double)steps, 1, 1000, err));
-    tc->batch = (int)batch;
-    tc->replay_batch = (int)replay_batch;
-    tc->steps_per_batch = (int)steps;
+    GET(gfn_replay_mode_parse(V(REPLAY).s, &tc->replay, err));
+    tc->epsilon = V(EPSILON).d;
+    tc->batch = (int)V(BATCH).i;
+    tc->replay_batch = (int)V(REPLAY_BATCH).i;
+    tc->steps_per_batch = (int)V(STEPS_PER_BATCH).i;
     return GFN_OK;
 }
 
-static int read_eval(gfn_params *p, settings *s, gfn_error *err)
+static void fill_eval(const gfn_key_value *vals, settings *s)
 {
-    const char *scope;
-    GET(gfn_params_get_int(p, "sample_every", 10, &s->sample_every, err));
-    GET(positive(p, "sample_every", s->sample_every, 1, err));
-    GET(gfn_params_get_int(p, "sample_size", 128, &s->sample_size, err));
-    GET(gfn_params_check_range(p, "sample_size", (double)s->sample_size, 1, 1e6, err));
-    GET(gfn_params_get_int(p, "window", 500, &s->window, err));
-    GET(positive(p, "window", s->window, 1, err));
+    s->sample_every = V(SAMPLE_EVERY).i;
+    s->sample_size = V(SAMPLE_SIZE).i;
+    s->window = V(WINDOW).i;
     long def_exact = s->rounds / 20 > s->sample_every ? s->rounds / 20 : s->sample_every;
-    GET(gfn_params_get_int(p, "exact_every", def_exact, &s->exact_every, err));
-    GET(gfn_params_check_range(p, "exact_every", (double)s->exact_every, 0, 1e15, err));
-    GET(gfn_params_get_choice(p, "exact", "auto|on|off", "auto", &s->exact, err));
-    GET(gfn_params_get_int(p, "top_k", 100, &s->top_k, err));
-    GET(positive(p, "top_k", s->top_k, 1, err));
-    GET(gfn_params_get_int(p, "ad_draws", 100000, &s->ad_draws, err));
-    GET(gfn_params_check_range(p, "ad_draws", (double)s->ad_draws, 0, 1e8, err));
-    GET(gfn_params_get_choice(p, "ad_scope", "latest|window", "latest", &scope, err));
-    s->ad_window = strcmp(scope, "window") == 0;
-    GET(gfn_params_get_int(p, "progress_every", 0, &s->progress_every, err));
-    GET(gfn_params_get_bool(p, "checkpoint", 1, &s->checkpoint, err));
+    s->exact_every = V(EXACT_EVERY).set ? V(EXACT_EVERY).i : def_exact;
+    snprintf(s->exact, sizeof s->exact, "%s", V(EXACT).s);
+    s->top_k = V(TOP_K).i;
+    s->ad_draws = V(AD_DRAWS).i;
+    s->ad_window = IS(AD_SCOPE, "window");
+    s->progress_every = V(PROGRESS_EVERY).i;
+    s->checkpoint = (int)V(CHECKPOINT).i;
     /* The authors' bag monitor compares with an analytic 18.17 instead of the
      * exact 24.79 (EXPERIMENTS.md); this key reproduces such a reference. */
-    GET(gfn_params_get_double(p, "target_mean_reward", NAN, &s->target_mean, err));
-    if (!isnan(s->target_mean))
-        GET(gfn_params_check_range(p, "target_mean_reward", s->target_mean, 1e-300, 1e300, err));
-    return GFN_OK;
+    s->target_mean = V(TARGET_MEAN_REWARD).set ? V(TARGET_MEAN_REWARD).d : NAN;
 }
 
-/* Reads every key but the task's own; the caller then opens the task (or marks
- * its keys used) and checks that nothing is left. */
+/* Reads every key but the task's own (the key table, train_keys.h); the caller
+ * then opens the task (or marks its keys used) and checks that nothing is left. */
 static int read_settings(gfn_params *p, settings *s, gfn_error *err)
 {
     memset(s, 0, sizeof *s);
@@ -217,40 +143,28 @@ static int read_settings(gfn_params *p, settings *s, gfn_error *err)
         return gfn_error_set(err, GFN_EVALUE, "missing key 'task'");
     if (!gfn_task_exists(s->task))
         return gfn_error_set(err, GFN_EUNKNOWN, "unknown task '%s' (see gfnbench list)", s->task);
-    const task_defaults *d = defaults_for(s->task);
-    GET(gfn_params_get_int(p, "seed", 0, &s->seed, err));
-    GET(gfn_params_check_range(p, "seed", (double)s->seed, 0, 4294967295.0, err));
-    GET(gfn_params_get_int(p, "rounds", 1000, &s->rounds, err));
-    GET(gfn_params_check_range(p, "rounds", (double)s->rounds, 0, 1e12, err));
+    gfn_key_value vals[GFN_N_TRAIN_KEYS];
+    GET(gfn_train_keys_read(p, s->task, vals, err));
+    s->seed = V(SEED).i;
+    s->rounds = V(ROUNDS).i;
+    s->max_memory_mib = V(MAX_MEMORY).i;
     gfn_model_config_default(&s->tc.model);
-    GET(read_policy(p, d, &s->tc.model, err));
-    GET(read_optim(p, d, &s->tc.model, err));
-    GET(read_objective(p, d, &s->tc, err));
-    GET(read_loop(p, d, &s->tc, err));
-    GET(read_eval(p, s, err));
+    fill_model(vals, &s->tc.model);
+    GET(fill_objective(p, vals, &s->tc, err));
+    GET(fill_loop(vals, &s->tc, err));
+    fill_eval(vals, s);
     s->tc.seed = (unsigned long)s->seed;
     return GFN_OK;
 }
 
-/* Marks the task's keys (from its key list, "k=v k=v (or k=Q)") used. */
+#undef V
+#undef IS
+
 void gfn_train_print_keys(FILE *f)
 {
-    fprintf(f,
-            "  seed=0 rounds=1000 objective=tb policy=sa|ssr pb=learned|uniform\n"
-            "  replay=none|uniform|prt lr_policy lr_z hidden layers epsilon batch=16\n"
-            "  replay_batch=16 steps_per_batch (per-task defaults: the authors' settings)\n"
-            "  ssr_embed=hidden ssr_enc_layers=1 ssr_sc_layers flow_hidden=hidden flow_layers=layers\n"
-            "  lambda=0.9 (= subtb_lambda) subtb_pairs=all|ends|adjacent loss_clamp=100\n"
-            "  clip_grad=10 logz_init=5 logz_clamp=true\n"
-            "  precision=f64|f32 (f32: float32 network arithmetic, Adam in double)\n"
-            "  gtb_w gtb_backward=code|paper guide_temp guide_traj=resample|score\n"
-            "  sample_every=10 sample_size=128 window=500 exact_every=rounds/20\n"
-            "  exact=auto|on|off ad_draws=100000 ad_scope=latest|window top_k=100\n"
-            "  target_mean_reward (reference for sampled_mean_reward_pct and rounds_to_target;\n"
-            "    default the exact E_p*[R]; the authors' bag code used 18.17)\n"
-            "  progress_every checkpoint=true\n"
-            "  plus the task's own keys (`gfnbench list`; e.g. dim=4 side=8 for hypergrid).\n"
-            "Unknown keys are errors.\n");
+    gfn_train_keys_print(f);
+    fprintf(f, "  plus the task's own keys (`gfnbench list`; e.g. dim=4 side=8 for hypergrid).\n"
+               "Unknown keys are errors.\n");
 }
 
 int gfn_train_validate(gfn_params *cfg, gfn_error *err)
@@ -428,6 +342,58 @@ static int evaluate(run_state *st, long round, int final, gfn_error *err)
     return GFN_OK;
 }
 
+/* Weights and biases of an MLP in -> hidden x layers -> out. */
+static double mlp_params(double in, double hidden, double layers, double out)
+{
+    if (layers <= 0)
+        return in * out + out;
+    return in * hidden + hidden + (layers - 1) * (hidden * hidden + hidden) + hidden * out + out;
+}
+
+/* Bytes the networks of a run would take, from the sizes alone: every
+ * parameter with its gradient, Adam's two moments and a float copy (36 bytes),
+ * and the activations of one 2048-row evaluation chunk forward and backward.
+ * An upper bound within a small factor; nothing is allocated. */
+static double network_bytes(const settings *s, const gfn_env *env)
+{
+    const gfn_model_config *mc = &s->tc.model;
+    double F = gfn_env_feature_dim(env), params = 0, width = 0;
+    const gfn_policy_config *pc[2] = {&mc->pf, &mc->pb};
+    for (int k = 0; k < 2; k++) {
+        const gfn_policy_config *c = pc[k];
+        double A = k == 0 ? gfn_env_n_fwd_actions(env) : gfn_env_n_bwd_actions(env);
+        if (c->kind == GFN_POLICY_SA) {
+            params += mlp_params(F, c->hidden, c->layers, A);
+            width += (double)c->hidden * (c->layers + 1) + A;
+        } else if (c->kind == GFN_POLICY_SSR) {
+            params += mlp_params(F, c->enc_hidden, c->enc_layers, c->embed) +
+                      mlp_params(2.0 * c->embed, c->sc_hidden, c->sc_layers, 1);
+            width += (double)c->enc_hidden * (c->enc_layers + 1) + c->embed +
+                     (double)c->sc_hidden * (c->sc_layers + 1) * GFN_NBR_MAX;
+        }
+    }
+    params += mlp_params(F, mc->flow_hidden, mc->flow_layers, 1);
+    return 36.0 * params + 2.0 * 2048.0 * width * 8.0;
+}
+
+static int check_memory(const settings *s, const gfn_env *env, gfn_error *err)
+{
+    double need = network_bytes(s, env), limit = (double)s->max_memory_mib * 1048576.0;
+    if (s->max_memory_mib == 0) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        limit = pages > 0 && page > 0 ? 0.8 * (double)pages * (double)page : INFINITY;
+    }
+    if (need > limit)
+        return gfn_error_set(err, GFN_EVALUE,
+                             "the networks would need about %.0f MiB (hidden=%d, layers=%d, "
+                             "policy %s) but max_memory allows %.0f MiB: make them smaller or "
+                             "raise max_memory",
+                             need / 1048576.0, s->tc.model.pf.hidden, s->tc.model.pf.layers,
+                             s->tc.model.pf.kind == GFN_POLICY_SSR ? "ssr" : "sa",
+                             limit / 1048576.0);
+    return GFN_OK;
+}
+
 static int setup(run_state *st, gfn_params *cfg, gfn_error *err)
 {
     gfn_params_reset_used(cfg);
@@ -436,6 +402,7 @@ static int setup(run_state *st, gfn_params *cfg, gfn_error *err)
     GET(gfn_params_check_used(cfg, "a training run (see gfnbench list)", err));
     int64_t size = gfn_env_state_count(st->env) + gfn_env_terminal_count(st->env);
     st->exact = strcmp(st->s.exact, "on") == 0 || (strcmp(st->s.exact, "auto") == 0 && size <= 4000000);
+    GET(check_memory(&st->s, st->env, err));
     if (!(st->trainer = gfn_trainer_alloc(st->env, &st->s.tc, err)))
         return err ? err->code : GFN_EVALUE;
     size_t X = (size_t)gfn_env_terminal_count(st->env);
