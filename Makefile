@@ -1,6 +1,9 @@
 # gfnbench - a plain Makefile.
 #   make            build ./gfnbench (installs missing Debian packages first)
 #   make test       build and run the whole CUnit suite
+#   make test-reference  a fresh run of experiments/ci_reference.yaml against its committed
+#                   results (results/reference/ci_reference, gfnbench compare); about 15 s
+#   make update-reference  rewrite those committed results from a fresh run
 #   make sanitize   the suite under AddressSanitizer and UBSan (in build-san/)
 #   make run        the main job: experiments/quick.yaml, tables and figures
 #   make bench      benchmarks (speed is measured here, never in tests)
@@ -36,7 +39,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS_OK := $(BUILD)/.deps-ok
 
-.PHONY: all test sanitize run bench clean deps FORCE
+.PHONY: all test test-reference update-reference sanitize run bench clean deps FORCE
 all: gfnbench
 
 deps: $(DEPS_OK)
@@ -96,6 +99,12 @@ $(BUILD)/gfnbench_tests: $(TEST_OBJ) $(BUILD)/libgfn.a
 
 test: $(BUILD)/gfnbench_tests gfnbench
 	./$(BUILD)/gfnbench_tests
+
+test-reference: gfnbench
+	sh tests/reference.sh check
+
+update-reference: gfnbench
+	sh tests/reference.sh update
 
 sanitize:
 	$(MAKE) BUILD=build-san OPT="-O1 -g -fno-omit-frame-pointer" \
