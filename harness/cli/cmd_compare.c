@@ -37,15 +37,15 @@ static void help(FILE *f)
             "or malformed finals.csv (the message names file:line).\n");
 }
 
-static int parse_prob(const char *opt, const char *text, double lo_excl, double hi_excl,
-                      double *out)
+/* A number in (0, 1), or [0, 1) when zero_ok; prints the error and returns 0 otherwise. */
+static int parse_fraction(const char *opt, const char *text, int zero_ok, double *out)
 {
     char *end;
     errno = 0;
     *out = strtod(text, &end);
-    if (end == text || *end != '\0' || errno || !(*out > lo_excl && *out < hi_excl)) {
-        fprintf(stderr, "gfnbench compare: %s: expected a number in (%g, %g), got '%s'\n", opt,
-                lo_excl, hi_excl, text);
+    if (end == text || *end != '\0' || errno || !(*out < 1) || !(zero_ok ? *out >= 0 : *out > 0)) {
+        fprintf(stderr, "gfnbench compare: %s: expected a number in %s0, 1), got '%s'\n", opt,
+                zero_ok ? "[" : "(", text);
         return 0;
     }
     return 1;
@@ -81,10 +81,10 @@ int gfn_cmd_compare(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         int has_val = i + 1 < argc;
         if (strcmp(argv[i], "--alpha") == 0 && has_val) {
-            if (!parse_prob("--alpha", argv[++i], 0, 1, &o.alpha))
+            if (!parse_fraction("--alpha", argv[++i], 0, &o.alpha))
                 return 2;
         } else if (strcmp(argv[i], "--rtol") == 0 && has_val) {
-            if (!parse_prob("--rtol", argv[++i], -1e-300, 1, &o.rtol))
+            if (!parse_fraction("--rtol", argv[++i], 1, &o.rtol))
                 return 2;
         } else if (strcmp(argv[i], "--metrics") == 0 && has_val) {
             if (!split_metrics(argv[++i], names, &o.n_metrics)) {
