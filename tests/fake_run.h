@@ -2,6 +2,7 @@
  *
  * It writes plausible metrics.tsv, summary.txt and logp.tsv, deterministic in
  * (objective, seed), and reports progress.  objective "fail" returns an error,
+ * "diverge" returns GFN_EDIVERGED as a diverged training run does,
  * "abort" crashes with abort(); "tb" reaches the target (rounds_to_target =
  * 50 + 10*seed), anything else does not (rounds_to_target -1, as the trainer
  * writes it; final sampled mean reward 85 + seed %).
@@ -42,6 +43,8 @@ static int fake_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progre
         return rc;
     if (strcmp(obj, "fail") == 0)
         return gfn_error_set(err, GFN_EVALUE, "fake failure for seed %ld", seed);
+    if (strcmp(obj, "diverge") == 0)
+        return gfn_error_set(err, GFN_EDIVERGED, "diverged at round 5: loss = nan");
     if (strcmp(obj, "abort") == 0) {
         fprintf(stderr, "fake: aborting on purpose\n");
         abort();

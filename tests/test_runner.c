@@ -10,6 +10,7 @@
 
 #include "fake_run.h"
 #include "fsutil.h"
+#include "report.h"
 #include "runner.h"
 #include "spec.h"
 
@@ -170,6 +171,86 @@ static void test_resume(void)
     gfn_spec_free(s);
 }
 
+/* A folder of another configuration is an error naming runs and keys (nothing
+ * runs, nothing changes) unless --force; --resume skips only runs whose recorded
+ * configuration matches and whose outputs are complete. */
+static void test_stale_config(void)
+{
+    gfn_spec *s = load("exp.yaml", SPEC);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char out[128];
+    snprintf(out, sizeof out, "%s/stale", tmp_dir);
+    gfn_runner_stats st;
+    gfn_error err;
+    CU_ASSERT_EQUAL_FATAL(run_spec(s, out, 1, 0, NULL, &st, &err), GFN_OK);
+    gfn_spec_free(s);
+    touch(out, "tb/seed0", "sentinel");
+    s = load("exp2.yaml", "name: exp\ntask: {name: fake}\nseeds: [0, 1]\nrounds: 200\n"
+                          "variants:\n  - {name: tb, objective: tb}\n"
+                          "  - {name: db, objective: db, hidden: 8}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    for (int resume = 0; resume < 2; resume++) {
+        CU_ASSERT_EQUAL(run_spec(s, out, 1, resume, NULL, &st, &err), GFN_EMISMATCH);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "4 run folders of exp"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "tb/seed0: rounds 100 -> 200"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "db/seed1: hidden (unset) -> 8, rounds 100 -> 200"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "--force"));
+        CU_ASSERT_EQUAL(st.ran, 0);
+        CU_ASSERT(present(out, "tb/seed0", "sentinel"));
+    }
+    gfn_runner_opts o;
+    gfn_runner_opts_init(&o);
+    o.out_dir = out;
+    o.run = fake_run;
+    o.jobs = 1;
+    o.force = 1;
+    CU_ASSERT_EQUAL(gfn_runner_run(s, &o, &st, &err), GFN_OK);
+    CU_ASSERT_EQUAL(st.ran, 4);
+    CU_ASSERT(!present(out, "tb/seed0", "sentinel"));
+    /* Same configuration now: --resume skips, unless an output is missing. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/exp/db/seed0/metrics.tsv", out);
+    CU_ASSERT_EQUAL(unlink(path), 0);
+    CU_ASSERT_EQUAL(run_spec(s, out, 1, 1, NULL, &st, &err), GFN_OK);
+    CU_ASSERT_EQUAL(st.skipped, 3);
+    CU_ASSERT_EQUAL(st.ran, 1);
+    gfn_spec_free(s);
+}
+
+/* A diverged run is recorded as such, counted apart, left out of the report's
+ * means and skipped by --resume (it would diverge again). */
+static void test_diverged(void)
+{
+    gfn_spec *s = load("div.yaml", "name: exp\ntask: {name: fake}\nseeds: [0, 1]\nrounds: 100\n"
+                                   "variants:\n  - {name: tb, objective: tb}\n"
+                                   "  - {name: wild, objective: diverge}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char out[128];
+    snprintf(out, sizeof out, "%s/div", tmp_dir);
+    gfn_runner_stats st;
+    gfn_error err;
+    CU_ASSERT_EQUAL(run_spec(s, out, 2, 0, NULL, &st, &err), GFN_OK);
+    CU_ASSERT_EQUAL(st.diverged, 2);
+    CU_ASSERT_EQUAL(st.failed, 0);
+    char *run = slurp(out, "wild/seed1", "run.txt");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(run);
+    CU_ASSERT_PTR_NOT_NULL(strstr(run, "reason: diverged at round 5: loss = nan\nstatus: diverged\n"));
+    free(run);
+    char dir[512];
+    gfn_runner_run_dir(s, out, 1, 0, dir, sizeof dir);
+    CU_ASSERT_EQUAL(gfn_runner_state(dir, NULL), GFN_RUN_DIVERGED);
+    CU_ASSERT_EQUAL(run_spec(s, out, 2, 1, NULL, &st, &err), GFN_OK);
+    CU_ASSERT_EQUAL(st.skipped, 4);
+    gfn_report_opts ro = {out, NULL, 0, NULL, NULL};
+    ro.plots_dir = tmp_dir;
+    CU_ASSERT_EQUAL(gfn_report_write(s, &ro, &err), GFN_OK);
+    char *md = slurp(out, "", "summary.md");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(md);
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "| wild | 0/2 (2 diverged) |"));
+    free(md);
+    gfn_spec_free(s);
+}
+
 static void test_failures_recorded(void)
 {
     gfn_spec *s = load("fail.yaml", "name: exp\ntask: {name: fake}\nseeds: [0, 1]\nrounds: 20\n"
@@ -310,6 +391,8 @@ void gfn_test_suite_runner(void)
     CU_add_test(s, "--jobs 1 and --jobs 2 give identical files", test_jobs_identical);
     CU_add_test(s, "--resume skips finished, redoes half-written", test_resume);
     CU_add_test(s, "failing and crashing runs are recorded", test_failures_recorded);
+    CU_add_test(s, "another configuration: error, --force, resume", test_stale_config);
+    CU_add_test(s, "diverged runs recorded, counted, skipped", test_diverged);
     CU_add_test(s, "invalid configuration: nothing written", test_invalid_config_writes_nothing);
     CU_add_test(s, "real trainer: --jobs 1 and --jobs 2 identical", test_real_trainer_identical);
 }

@@ -26,7 +26,8 @@
     X(GFN_EMISMATCH, 8, "file does not match what was expected")         \
     X(GFN_ECHILD, 9, "a child process failed")                           \
     X(GFN_EUNSUPPORTED, 10, "not supported for this task or setting")    \
-    X(GFN_EBUSY, 11, "locked by another process")
+    X(GFN_EBUSY, 11, "locked by another process")                       \
+    X(GFN_EDIVERGED, 12, "the run diverged (non-finite loss or metric)")
 
 typedef enum {
 #define GFN__STATUS_ENUM(name, value, msg) name = value,

@@ -13,8 +13,8 @@
 static void run_usage(FILE *f)
 {
     fprintf(f,
-            "usage: gfnbench run SPEC.yaml [--jobs N] [--only PATTERN] [--resume] [--out DIR]\n"
-            "                              [--plots DIR] [--no-report]\n"
+            "usage: gfnbench run SPEC.yaml [--jobs N] [--only PATTERN] [--resume] [--force]\n"
+            "                              [--out DIR] [--plots DIR] [--no-report]\n"
             "                              [--list] [--index K] [--shard I/N]\n\n"
             "Runs every (variant, seed) pair of the experiment SPEC.yaml in parallel child\n"
             "processes, each into DIR/<experiment>/<variant>/seed<k>/ (metrics.tsv,\n"
@@ -22,7 +22,10 @@ static void run_usage(FILE *f)
             "(DIR/<experiment>/summary.md, .csv) and the figures (plots/<experiment>/).\n\n"
             "  --jobs N        runs at once (default: the number of online cores)\n"
             "  --only PATTERN  only variants (or variant/seedK) matching the shell pattern\n"
-            "  --resume        skip finished runs; redo failed or half-written ones\n"
+            "  --resume        skip runs finished (ok or diverged) with the configuration the\n"
+            "                  spec asks for now; redo failed or half-written ones\n"
+            "  --force         rerun folders that hold results of another configuration\n"
+            "                  (without it such a folder is an error and nothing runs)\n"
             "  --out DIR       results root (default: results)\n"
             "  --plots DIR     figures root (default: plots)\n"
             "  --no-report     skip the tables and figures\n"
@@ -116,6 +119,8 @@ int gfn_cmd_run(int argc, char **argv)
             list = 1;
         } else if (strcmp(a, "--resume") == 0) {
             o.resume = 1;
+        } else if (strcmp(a, "--force") == 0) {
+            o.force = 1;
         } else if (strcmp(a, "--no-report") == 0) {
             report = 0;
         } else if (a[0] != '-' && !path) {

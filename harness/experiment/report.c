@@ -240,6 +240,7 @@ void gfn_report_paper_cell(const double *rounds_to_target, const double *reward_
 typedef struct {
     int ok;         /* finished runs with a summary */
     int failed;     /* run.txt says failed, or no summary */
+    int diverged;   /* run.txt says diverged: left out of every mean */
     double *values; /* (n_metrics, n_seeds), NaN for missing seeds */
     double *rtt;    /* (n_seeds,) rounds_to_target */
     double *reward; /* (n_seeds,) final sampled (else exact) mean reward % */
@@ -264,6 +265,10 @@ static void collect_variant(const gfn_spec *s, const char *results, int v, varia
         if (!gfn_fs_exists(path))
             continue; /* not run (yet) */
         snprintf(path, sizeof path, "%s/summary.txt", dir);
+        if (gfn_runner_state(dir, NULL) == GFN_RUN_DIVERGED) {
+            r->diverged++;
+            continue;
+        }
         if (!gfn_runner_is_finished(dir) || gfn_fs_read_all(path, &text, NULL, NULL) != GFN_OK) {
             r->failed++;
             continue;
@@ -342,8 +347,37 @@ static void paper_table(const gfn_spec *s, const variant_results *res, gfn_strbu
     }
 }
 
-static int write_tables(const gfn_spec *s, const char *dir, const variant_results *res,
-                        FILE *markdown, gfn_error *err)
+/* A warning line per run folder whose recorded configuration (config.txt) is not
+ * the one the spec asks for, so that a table never silently mixes settings. */
+static void config_warnings(const gfn_spec *s, const char *results, gfn_strbuf *md)
+{
+    int n = 0;
+    for (int v = 0; v < s->n_variants; v++)
+        for (int k = 0; k < s->n_seeds; k++) {
+            char dir[4096];
+            gfn_runner_run_dir(s, results, v, k, dir, sizeof dir);
+            gfn_params now;
+            gfn_params_init(&now);
+            gfn_error e;
+            gfn_strbuf d;
+            gfn_strbuf_init(&d);
+            if (gfn_spec_run_config(s, v, k, &now, &e) == GFN_OK &&
+                gfn_runner_config_diff(dir, &now, &d) > 0) {
+                if (n++ == 0)
+                    gfn_strbuf_printf(md, "**Warning: runs made with another configuration than "
+                                          "this spec asks for** (recorded -> spec):\n\n");
+                gfn_strbuf_printf(md, "- %s/seed%ld: %s\n", s->variants[v].name, s->seeds[k],
+                                  d.data);
+            }
+            gfn_strbuf_close(&d);
+            gfn_params_close(&now);
+        }
+    if (n)
+        gfn_strbuf_printf(md, "\n");
+}
+
+static int write_tables(const gfn_spec *s, const char *results, const char *dir,
+                        const variant_results *res, FILE *markdown, gfn_error *err)
 {
     int S = s->n_seeds;
     gfn_strbuf md, csv;
@@ -358,8 +392,10 @@ static int write_tables(const gfn_spec *s, const char *dir, const variant_result
     for (int k = 0; k < S; k++)
         gfn_strbuf_printf(&md, "%s%ld", k ? ", " : " ", s->seeds[k]);
     gfn_strbuf_printf(&md, ".\nEach cell: mean +- sample standard deviation (n-1) over the seeds "
-                           "that finished.\n\n| variant | seeds ok |");
-    gfn_strbuf_printf(&csv, "variant,seeds_ok,seeds_failed,seeds_total");
+                           "that finished.\n\n");
+    config_warnings(s, results, &md);
+    gfn_strbuf_printf(&md, "| variant | seeds ok |");
+    gfn_strbuf_printf(&csv, "variant,seeds_ok,seeds_failed,seeds_diverged,seeds_total");
     for (int m = 0; m < s->n_metrics; m++) {
         gfn_strbuf_printf(&md, " %s |", s->metrics[m]);
         gfn_strbuf_printf(&csv, ",%s_mean,%s_std,%s_n", s->metrics[m], s->metrics[m],
@@ -372,9 +408,15 @@ static int write_tables(const gfn_spec *s, const char *dir, const variant_result
     gfn_strbuf_printf(&md, "\n");
     for (int v = 0; v < s->n_variants; v++) {
         const variant_results *r = &res[v];
-        gfn_strbuf_printf(&md, "| %s | %d/%d%s |", s->variants[v].name, r->ok, S,
-                          r->failed ? " (some failed)" : "");
-        gfn_strbuf_printf(&csv, "%s,%d,%d,%d", s->variants[v].name, r->ok, r->failed, S);
+        char note[64] = "";
+        if (r->failed && r->diverged)
+            snprintf(note, sizeof note, " (%d failed, %d diverged)", r->failed, r->diverged);
+        else if (r->failed || r->diverged)
+            snprintf(note, sizeof note, " (%d %s)", r->failed + r->diverged,
+                     r->failed ? "failed" : "diverged");
+        gfn_strbuf_printf(&md, "| %s | %d/%d%s |", s->variants[v].name, r->ok, S, note);
+        gfn_strbuf_printf(&csv, "%s,%d,%d,%d,%d", s->variants[v].name, r->ok, r->failed,
+                          r->diverged, S);
         for (int m = 0; m < s->n_metrics; m++) {
             double mean, sd;
             int n = gfn_report_mean_std(r->values + m * S, S, &mean, &sd);
@@ -716,7 +758,7 @@ int gfn_report_write(const gfn_spec *s, const gfn_report_opts *o, gfn_error *err
         rc = gfn_error_set(err, GFN_EIO, "no finished run of %s under %s/ (run `gfnbench run %s`; "
                            "a failed run says why in its run.txt)", s->name, dir, s->path);
     if (rc == GFN_OK)
-        rc = write_tables(s, dir, res, o ? o->markdown : NULL, err);
+        rc = write_tables(s, results, dir, res, o ? o->markdown : NULL, err);
     if (rc == GFN_OK)
         rc = gfn_finals_write(s, results, dir, err);
     gfn_plot_opts po = {o ? o->run_gnuplot : 1};

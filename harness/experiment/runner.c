@@ -257,7 +257,8 @@ typedef struct {
     double rounds_per_s, mean_reward_pct;
     double last_print; /* seconds since start at the last plain progress line */
     int last_decile;
-    int failed;
+    int failed, diverged;
+    int skip; /* finished earlier with this configuration (--resume) */
     char reason[sizeof(((gfn_error *)0)->msg) + 300];
     double wall;
     time_t started_at;
@@ -326,7 +327,9 @@ static int write_run_txt(const runner *r, const job *j, gfn_error *err)
                       GFN_BUILD_CFLAGS, gsl_version, maj, min, pat);
     gfn_strbuf_printf(&b, "started_utc: %s\nwall_seconds: %.3f\n", when, j->wall);
     /* status is the last line, written last: its presence marks a complete folder. */
-    if (j->failed)
+    if (j->diverged)
+        gfn_strbuf_printf(&b, "reason: %s\nstatus: diverged\n", j->reason);
+    else if (j->failed)
         gfn_strbuf_printf(&b, "reason: %s\nstatus: failed\n", j->reason);
     else
         gfn_strbuf_printf(&b, "status: ok\n");
@@ -415,6 +418,104 @@ static int validate_jobs(runner *r, gfn_error *err)
         }
     }
     return GFN_OK;
+}
+
+/* ---- what a folder already holds ---- */
+
+/* The key=value lines of a config.txt (comments skipped) into out. */
+static int read_config(const char *dir, gfn_params *out)
+{
+    char path[4200], *text = NULL;
+    snprintf(path, sizeof path, "%s/config.txt", dir);
+    if (gfn_fs_read_all(path, &text, NULL, NULL) != GFN_OK)
+        return 0;
+    gfn_error e;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        if (line[0] != '#' && strchr(line, '='))
+            gfn_params_set_arg(out, line, path, &e);
+    free(text);
+    return 1;
+}
+
+/* Appends "key old -> new" for every key whose value differs between the
+ * recorded configuration and the one asked for now; returns the count. */
+static int config_diff(const gfn_params *was, const gfn_params *now, gfn_strbuf *b)
+{
+    int n = 0;
+    for (int i = 0; i < now->n; i++) {
+        const gfn_param *w = gfn_params_find(was, now->items[i].key);
+        if (!w || strcmp(w->val, now->items[i].val) != 0)
+            gfn_strbuf_printf(b, "%s%s %s -> %s", n++ ? ", " : "", now->items[i].key,
+                              w ? w->val : "(unset)", now->items[i].val);
+    }
+    for (int i = 0; i < was->n; i++)
+        if (!gfn_params_find(now, was->items[i].key))
+            gfn_strbuf_printf(b, "%s%s %s -> (unset)", n++ ? ", " : "", was->items[i].key,
+                              was->items[i].val);
+    return n;
+}
+
+int gfn_runner_config_diff(const char *run_dir, const gfn_params *now, gfn_strbuf *diff)
+{
+    gfn_params was;
+    gfn_params_init(&was);
+    int n = read_config(run_dir, &was) ? config_diff(&was, now, diff) : -1;
+    gfn_params_close(&was);
+    return n;
+}
+
+/* A finished run's outputs are all there: summary.txt, and metrics.tsv up to the
+ * last round (a diverged run stops early and has no summary). */
+static int outputs_complete(const job *j, gfn_run_state st)
+{
+    char path[4200];
+    if (st == GFN_RUN_DIVERGED)
+        return 1;
+    snprintf(path, sizeof path, "%s/summary.txt", j->dir);
+    if (!gfn_fs_exists(path))
+        return 0;
+    long round = 0;
+    gfn_runner_state(j->dir, &round);
+    return round == j->rounds;
+}
+
+/* Before anything runs: a folder holding a run of another configuration is an
+ * error (or, with --force, rerun); with --resume a run finished with the same
+ * configuration and complete outputs is skipped. */
+static int check_existing(runner *r, gfn_error *err)
+{
+    gfn_strbuf diffs;
+    gfn_strbuf_init(&diffs);
+    int n_diff = 0;
+    for (int i = 0; i < r->n_jobs; i++) {
+        job *j = &r->jobs[i];
+        gfn_strbuf d;
+        gfn_strbuf_init(&d);
+        int n = gfn_runner_config_diff(j->dir, &j->cfg, &d);
+        if (n >= 0) {
+            if (n > 0 && !r->o->force) {
+                if (n_diff++ < 10)
+                    gfn_strbuf_printf(&diffs, "\n  %s: %s", j->label, d.data);
+            } else if (r->o->resume && d.len == 0) {
+                gfn_run_state st = gfn_runner_state(j->dir, NULL);
+                j->skip = (st == GFN_RUN_DONE || st == GFN_RUN_DIVERGED) &&
+                          outputs_complete(j, st);
+            }
+        }
+        gfn_strbuf_close(&d);
+    }
+    int rc = GFN_OK;
+    if (n_diff)
+        rc = gfn_error_set(err, GFN_EMISMATCH,
+                           "%d run folder%s of %s hold%s results of another configuration "
+                           "(recorded in config.txt -> asked for now):%s%s\n"
+                           "Nothing was run. Rerun them with --force, or write into another "
+                           "--out folder.",
+                           n_diff, n_diff > 1 ? "s" : "", r->s->name, n_diff > 1 ? "" : "s",
+                           diffs.data, n_diff > 10 ? "\n  ..." : "");
+    gfn_strbuf_close(&diffs);
+    return rc;
 }
 
 /* ---- progress display ---- */
@@ -623,6 +724,10 @@ static void reap_job(runner *r, job *j)
         }
         snprintf(j->reason, sizeof j->reason, "killed by signal %d (%s)%s%.700s", WTERMSIG(status),
                  strsignal(WTERMSIG(status)), first[0] ? "; " : "", first);
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == GFN_EDIVERGED) {
+        j->diverged = 1; /* reason: the child's message (round and what) */
+        if (!first[0])
+            snprintf(j->reason, sizeof j->reason, "diverged");
     } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
         j->failed = 1;
         if (!first[0])
@@ -634,7 +739,10 @@ static void reap_job(runner *r, job *j)
         snprintf(j->reason, sizeof j->reason, "%s", err.msg);
     }
     r->done++;
-    if (j->failed)
+    if (j->diverged)
+        event(r, "[%d/%d] %s DIVERGED after %.1f s: %s\n", r->done, r->to_run, j->label, j->wall,
+              j->reason);
+    else if (j->failed)
         event(r, "[%d/%d] %s FAILED after %.1f s: %s (see %s/log.txt)\n", r->done, r->to_run,
               j->label, j->wall, j->reason, j->dir);
     else
@@ -669,7 +777,7 @@ static int run_all(runner *r, int jobs, gfn_error *err)
     for (;;) {
         while (rc == GFN_OK && running < jobs && next < r->n_jobs) {
             job *j = &r->jobs[next++];
-            if (r->o->resume && gfn_runner_is_finished(j->dir)) {
+            if (j->skip) {
                 j->pid = -1; /* skipped */
                 continue;
             }
@@ -704,6 +812,7 @@ static int summarise(runner *r, gfn_runner_stats *st, gfn_error *err)
             continue;
         }
         st->ran++;
+        st->diverged += j->diverged;
         if (j->failed) {
             st->failed++;
             gfn_strbuf_printf(&b, "%s%s (%s)", st->failed > 1 ? "; " : "", j->label, j->reason);
@@ -712,6 +821,9 @@ static int summarise(runner *r, gfn_runner_stats *st, gfn_error *err)
     if (r->o->log)
         fprintf(r->o->log, "%s: %d runs: %d ran, %d skipped (finished earlier), %d failed\n",
                 r->s->name, st->total, st->ran, st->skipped, st->failed);
+    if (r->o->log && st->diverged)
+        fprintf(r->o->log, "%s: %d of the runs diverged (status: diverged in run.txt; the "
+                "report leaves them out of the means)\n", r->s->name, st->diverged);
     int rc = GFN_OK;
     if (st->failed)
         rc = gfn_error_set(err, GFN_ECHILD, "%d of %d runs of %s failed: %s", st->failed,
@@ -820,12 +932,14 @@ int gfn_runner_run(const gfn_spec *s, const gfn_runner_opts *o, gfn_runner_stats
         rc = validate_jobs(&r, err);
     if (rc == GFN_OK)
         rc = take_locks(&r, err);
+    if (rc == GFN_OK)
+        rc = check_existing(&r, err);
     if (rc == GFN_OK) {
         int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (jobs < 1)
             jobs = 1;
         for (int i = 0; i < r.n_jobs; i++)
-            r.to_run += !(o->resume && gfn_runner_is_finished(r.jobs[i].dir));
+            r.to_run += !r.jobs[i].skip;
         if (o->log)
             fprintf(o->log, "%s: %d runs (%d to do), %d at a time, results in %s/%s/\n", s->name,
                     r.n_jobs, r.to_run, jobs, o->out_dir ? o->out_dir : "results", s->name);

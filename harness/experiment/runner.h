@@ -7,7 +7,12 @@
  * and stderr) and run.txt (seed, git commit, compiler and flags, library
  * versions, wall time, status ok|failed with the reason).  run.txt is written
  * last, atomically, by the parent: a folder whose run.txt says "status: ok" is
- * finished, anything else is half-written and --resume clears and redoes it.
+ * finished ("status: diverged" too: the run ended at a non-finite loss or
+ * metric, a result in itself), anything else is half-written and --resume clears
+ * and redoes it.  config.txt is compared first: --resume skips a finished run
+ * only when its recorded configuration is the one the spec asks for now and its
+ * outputs are complete; a folder of another configuration is an error naming
+ * the runs and keys that differ (opts.force reruns them instead).
  * Timings live only in run.txt and log.txt, so metrics.tsv and summary.txt are
  * byte-identical whatever --jobs is.
  *
@@ -20,6 +25,7 @@
 
 #include <stdio.h>
 
+#include "fsutil.h"
 #include "params.h"
 #include "spec.h"
 #include "status.h"
@@ -42,6 +48,7 @@ typedef struct {
     int live;                 /* -1: redraw in place when log is a terminal; 0 plain; 1 live */
     int index;                /* >= 0: only the run with this index (gfn_runner_list); -1 all */
     int shard_i, shard_n;     /* shard_n > 0: only runs whose index % shard_n == shard_i - 1 */
+    int force;                /* rerun folders whose recorded configuration differs */
 } gfn_runner_opts;
 
 typedef struct {
@@ -49,6 +56,7 @@ typedef struct {
     int skipped; /* finished earlier (--resume) */
     int ran;     /* started now */
     int failed;  /* of those started now */
+    int diverged; /* of those started now: ended with status diverged */
 } gfn_runner_stats;
 
 void gfn_runner_opts_init(gfn_runner_opts *o);
@@ -62,6 +70,11 @@ int gfn_runner_run(const gfn_spec *s, const gfn_runner_opts *o, gfn_runner_stats
 /* OUT/<experiment>/<variant>/seed<k> into buf. */
 void gfn_runner_run_dir(const gfn_spec *s, const char *out_dir, int variant, int seed_index,
                         char *buf, size_t cap);
+
+/* Compares run_dir/config.txt with the configuration asked for now: -1 when the
+ * folder has no config.txt, else the number of keys that differ, each appended
+ * to diff as "key recorded -> now" (comma-separated). */
+int gfn_runner_config_diff(const char *run_dir, const gfn_params *now, gfn_strbuf *diff);
 
 /* 1 when run_dir/run.txt exists and says "status: ok". */
 int gfn_runner_is_finished(const char *run_dir);

@@ -284,7 +284,7 @@ static void exact_progress(void *ctx, double frac)
     }
 }
 
-static int eval_exact(run_state *st, gfn_error *err)
+static int eval_exact(run_state *st, long round, gfn_error *err)
 {
     double mass;
     struct timespec t0;
@@ -300,9 +300,12 @@ static int eval_exact(run_state *st, gfn_error *err)
     st->exact_rows += f1 - f0;
     last_timing.exact_wall += seconds_since(&t0);
     last_timing.exact_cpu += cpu_seconds() - c0;
-    if (fabs(mass - 1.0) > 1e-9)
-        return gfn_error_set(err, GFN_ENONFINITE,
-                             "exact evaluation: p_theta sums to %.17g, not 1 (a bug)", mass);
+    /* A mass far from 1 is a policy whose probabilities overflowed or a bug:
+     * either way the run's numbers cannot be trusted from here on. */
+    if (!(fabs(mass - 1.0) <= 1e-9))
+        return gfn_error_set(err, GFN_EDIVERGED,
+                             "diverged at round %ld: exact evaluation: p_theta sums to %.17g, "
+                             "not 1", round, mass);
     gfn_exact_metrics m;
     GET(gfn_metrics_exact(st->p_theta, gfn_env_rewards(st->env),
                           (size_t)gfn_env_terminal_count(st->env), gfn_trainer_log_z(st->trainer),
@@ -332,14 +335,38 @@ static int write_file(const run_state *st, const char *name, const gfn_strbuf *b
     return gfn_strbuf_write(b, path, err);
 }
 
+/* GFN_EDIVERGED when the row just evaluated says the run has diverged: a
+ * non-finite loss or log Z after training began, or at an exact evaluation a
+ * non-finite distance (p_theta(x) = 0 somewhere makes KL(p* || p_theta) infinite). */
+static int check_diverged(const run_state *st, long round, int exact_now, gfn_error *err)
+{
+    static const gfn_metric_id WATCH[] = {GFN_M_LOSS, GFN_M_LOG_Z, GFN_M_MEAN_REWARD_PCT,
+                                          GFN_M_TV, GFN_M_KL_TARGET_LEARNED,
+                                          GFN_M_KL_LEARNED_TARGET, GFN_M_JSD};
+    for (size_t i = 0; i < sizeof WATCH / sizeof WATCH[0]; i++) {
+        const gfn_metric_info *m = &gfn_metric_table[WATCH[i]];
+        if (m->kind == GFN_METRIC_EXACT ? !exact_now : round == 0)
+            continue;
+        if (m->kind == GFN_METRIC_TRAIN && st->s.tc.objective->n_phases == 0)
+            continue; /* "uniform" trains nothing: no loss */
+        if (!isfinite(st->row[m->id]))
+            return gfn_error_set(err, GFN_EDIVERGED, "diverged at round %ld: %s = %g%s", round,
+                                 m->name, st->row[m->id],
+                                 m->id == GFN_M_KL_TARGET_LEARNED
+                                     ? " (p_theta(x) = 0 for some x)" : "");
+    }
+    return GFN_OK;
+}
+
 static int evaluate(run_state *st, long round, int final, gfn_error *err)
 {
     GET(eval_sampled(st, round, err));
     int exact_now = st->exact && (final || (st->s.exact_every > 0 && round % st->s.exact_every == 0));
-    if (exact_now)
-        GET(eval_exact(st, err));
-    append_row(st);
-    return GFN_OK;
+    int rc = exact_now ? eval_exact(st, round, err) : GFN_OK;
+    append_row(st); /* also the row that shows the divergence */
+    if (rc == GFN_OK)
+        rc = check_diverged(st, round, exact_now, err);
+    return rc;
 }
 
 /* Weights and biases of an MLP in -> hidden x layers -> out. */
@@ -483,7 +510,13 @@ static int train_loop(run_state *st, gfn_progress_fn progress, void *ctx, gfn_er
     loop_rows(st, rows0);
     GET(evaluate(st, 0, st->s.rounds == 0, err));
     for (long r = 1; r <= st->s.rounds; r++) {
-        GET(gfn_trainer_round(st->trainer, err));
+        int trc = gfn_trainer_round(st->trainer, err);
+        if (trc == GFN_ENONFINITE) { /* a non-finite loss or gradient */
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err ? err->msg : "non-finite loss");
+            return gfn_error_set(err, GFN_EDIVERGED, "diverged at round %ld: %s", r, msg);
+        }
+        GET(trc);
         GET(feed_online(st, err));
         if (r % st->s.sample_every == 0 || r == st->s.rounds)
             GET(evaluate(st, r, r == st->s.rounds, err));
