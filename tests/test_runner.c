@@ -318,6 +318,44 @@ static void test_invalid_config_writes_nothing(void)
 
 /* Drops the `wall_seconds:` line that train.h puts into summary.txt: the one
  * timing outside run.txt, and the only line allowed to differ. */
+/* Task values are checked by building each distinct task before anything runs:
+ * a bad one names the spec's line and column and writes nothing; a relative
+ * table file resolves against the spec's folder. */
+static void test_task_checked_first(void)
+{
+    gfn_spec *s = load("task.yaml", "name: exp\ntask: {name: hypergrid, dim: 32, side: 100}\n"
+                                    "seeds: [0]\nrounds: 10\n"
+                                    "variants:\n  - {name: tb, objective: tb}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char out[128];
+    snprintf(out, sizeof out, "%s/task", tmp_dir);
+    gfn_runner_opts o;
+    gfn_runner_opts_init(&o);
+    o.out_dir = out;
+    o.run = fake_run;
+    o.validate = gfn_train_validate;
+    o.check_task = gfn_train_check_task;
+    gfn_error err;
+    CU_ASSERT_EQUAL(gfn_runner_run(s, &o, NULL, &err), GFN_EVALUE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "task.yaml:2:30: task 'hypergrid'"));
+    CU_ASSERT(!gfn_fs_exists(out));
+    gfn_spec_free(s);
+    char table[256];
+    snprintf(table, sizeof table, "%s/my.tsv", tmp_dir);
+    CU_ASSERT_EQUAL(gfn_fs_write_atomic(table, "AA\t1\nAB\t2\nBA\t3\nBB\t4\n", 20, NULL), GFN_OK);
+    s = load("rel.yaml", "name: rel\ntask: {name: table, file: my.tsv, alphabet: AB}\n"
+                         "seeds: [0]\nrounds: 10\nvariants:\n  - {name: tb, objective: tb}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    gfn_params cfg;
+    gfn_params_init(&cfg);
+    CU_ASSERT_EQUAL(gfn_spec_run_config(s, 0, 0, &cfg, &err), GFN_OK);
+    const gfn_param *f = gfn_params_find(&cfg, "file");
+    CU_ASSERT(f && strcmp(f->val, table) == 0);
+    CU_ASSERT_EQUAL(gfn_train_check_task(&cfg, &err), GFN_OK);
+    gfn_params_close(&cfg);
+    gfn_spec_free(s);
+}
+
 static void drop_wall_seconds(char *text)
 {
     char *w = text ? strstr(text, "wall_seconds:") : NULL;
@@ -393,6 +431,7 @@ void gfn_test_suite_runner(void)
     CU_add_test(s, "failing and crashing runs are recorded", test_failures_recorded);
     CU_add_test(s, "another configuration: error, --force, resume", test_stale_config);
     CU_add_test(s, "diverged runs recorded, counted, skipped", test_diverged);
+    CU_add_test(s, "task values checked first; relative paths", test_task_checked_first);
     CU_add_test(s, "invalid configuration: nothing written", test_invalid_config_writes_nothing);
     CU_add_test(s, "real trainer: --jobs 1 and --jobs 2 identical", test_real_trainer_identical);
 }

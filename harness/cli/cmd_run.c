@@ -85,6 +85,7 @@ int gfn_cmd_run(int argc, char **argv)
     gfn_runner_opts_init(&o);
     o.run = gfn_train_run;
     o.validate = gfn_train_validate;
+    o.check_task = gfn_train_check_task;
     o.log = stdout;
     const char *path = NULL, *plots = NULL;
     int report = 1, list = 0;

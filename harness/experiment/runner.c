@@ -8,6 +8,7 @@
  */
 #include "runner.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <gsl/gsl_version.h>
@@ -26,6 +27,7 @@
 
 #include "build_commit.gen.h"
 #include "fsutil.h"
+#include "task.h"
 
 #ifndef GFN_BUILD_CFLAGS
 #define GFN_BUILD_CFLAGS "unknown"
@@ -397,27 +399,87 @@ static int build_jobs(runner *r, gfn_error *err)
     return GFN_OK;
 }
 
+/* "task k=v k=v ...": the task's name and the entries its loader reads. */
+static void task_signature(const gfn_params *cfg, gfn_strbuf *b)
+{
+    gfn_params copy;
+    gfn_params_init(&copy);
+    if (gfn_params_copy(&copy, cfg) != GFN_OK)
+        return;
+    gfn_params_reset_used(&copy);
+    const gfn_param *t = gfn_params_find(&copy, "task");
+    if (t && gfn_task_mark_keys(t->val, &copy))
+        for (int i = 0; i < copy.n; i++)
+            if (copy.items[i].used || strcmp(copy.items[i].key, "task") == 0)
+                gfn_strbuf_printf(b, "%s=%s\n", copy.items[i].key, copy.items[i].val);
+    gfn_params_close(&copy);
+}
+
+/* A task's error names its keys but not where they were written: put the
+ * file:line:col of the first task key the message mentions in front of it. */
+static void prefix_task_where(const gfn_params *cfg, gfn_error *err)
+{
+    if (!err || strstr(err->msg, ".yaml:"))
+        return;
+    gfn_params copy;
+    gfn_params_init(&copy);
+    if (gfn_params_copy(&copy, cfg) != GFN_OK)
+        return;
+    gfn_params_reset_used(&copy);
+    const gfn_param *t = gfn_params_find(&copy, "task");
+    if (t)
+        gfn_task_mark_keys(t->val, &copy);
+    for (int i = 0; i < copy.n; i++) {
+        const gfn_param *e = &copy.items[i];
+        const char *hit = e->used && e->where[0] ? strstr(err->msg, e->key) : NULL;
+        size_t kl = strlen(e->key);
+        if (hit && (hit == err->msg || !isalnum((unsigned char)hit[-1])) &&
+            !isalnum((unsigned char)hit[kl]) && hit[kl] != '_') {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            gfn_error_set(err, err->code, "%s: %s", e->where, msg);
+            break;
+        }
+    }
+    gfn_params_close(&copy);
+}
+
 /* Every run's configuration is checked before the first one starts, so that a
- * typo in variant 7 does not surface hours after variant 1 started. */
+ * typo in variant 7 does not surface hours after variant 1 started; each
+ * distinct task configuration is built once (bad task values, sizes, files). */
 static int validate_jobs(runner *r, gfn_error *err)
 {
-    if (!r->o->validate)
-        return GFN_OK;
-    for (int i = 0; i < r->n_jobs; i++) {
+    gfn_strbuf seen; /* the task signatures checked so far, separated by '\f' */
+    gfn_strbuf_init(&seen);
+    int rc = GFN_OK;
+    for (int i = 0; i < r->n_jobs && rc == GFN_OK; i++) {
         gfn_params copy;
         gfn_params_init(&copy);
-        int rc = gfn_params_copy(&copy, &r->jobs[i].cfg);
-        if (rc == GFN_OK)
+        rc = gfn_params_copy(&copy, &r->jobs[i].cfg);
+        if (rc == GFN_OK && r->o->validate)
             rc = r->o->validate(&copy, err);
         gfn_params_close(&copy);
+        if (rc == GFN_OK && r->o->check_task) {
+            gfn_strbuf sig;
+            gfn_strbuf_init(&sig);
+            task_signature(&r->jobs[i].cfg, &sig);
+            gfn_strbuf_printf(&sig, "\f");
+            if (!seen.data || !strstr(seen.data, sig.data)) {
+                gfn_strbuf_printf(&seen, "%s", sig.data);
+                rc = r->o->check_task(&r->jobs[i].cfg, err);
+                if (rc)
+                    prefix_task_where(&r->jobs[i].cfg, err);
+            }
+            gfn_strbuf_close(&sig);
+        }
         if (rc) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
-            return gfn_error_set(err, rc, "%s (run %s of %s)", msg, r->jobs[i].label,
-                                 r->s->name);
+            rc = gfn_error_set(err, rc, "%s (run %s of %s)", msg, r->jobs[i].label, r->s->name);
         }
     }
-    return GFN_OK;
+    gfn_strbuf_close(&seen);
+    return rc;
 }
 
 /* ---- what a folder already holds ---- */

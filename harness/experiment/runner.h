@@ -44,6 +44,8 @@ typedef struct {
     const char *out_dir;      /* results root; NULL means "results" */
     gfn_run_fn run;           /* NULL means gfn_train_run */
     gfn_validate_fn validate; /* NULL means no up-front check */
+    gfn_validate_fn check_task; /* builds a run's task once per distinct task
+                                   configuration before anything runs; NULL: none */
     FILE *log;                /* progress and summary lines; NULL: silent */
     int live;                 /* -1: redraw in place when log is a terminal; 0 plain; 1 live */
     int index;                /* >= 0: only the run with this index (gfn_runner_list); -1 all */

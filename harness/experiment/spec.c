@@ -201,7 +201,19 @@ static int visit_param(const loader *ld, void *vctx, const yaml_node_t *k, const
         return rc;
     char where[GFN_PARAM_WHERE_MAX];
     node_where(ld, v, where, sizeof where);
-    rc = gfn_params_set(c->out, scalar(k), scalar(v), where, ld->err);
+    /* A relative path in a spec means relative to the spec's own folder, not to
+     * wherever gfnbench is started (config.txt then records the resolved path). */
+    char joined[GFN_PARAM_VAL_MAX];
+    const char *val = scalar(v);
+    const char *slash = strrchr(ld->path, '/');
+    if ((strcmp(scalar(k), "file") == 0 || strcmp(scalar(k), "data_dir") == 0) && val[0] &&
+        val[0] != '/' && slash) {
+        int n = snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - ld->path), ld->path, val);
+        if (n < 0 || (size_t)n >= sizeof joined)
+            return fail(ld, v, GFN_EVALUE, "path '%s' relative to %s is too long", val, ld->path);
+        val = joined;
+    }
+    rc = gfn_params_set(c->out, scalar(k), val, where, ld->err);
     if (rc)
         return fail(ld, k, rc, "%s", ld->err->msg);
     return GFN_OK;

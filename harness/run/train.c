@@ -180,6 +180,24 @@ int gfn_train_validate(gfn_params *cfg, gfn_error *err)
     return rc;
 }
 
+int gfn_train_check_task(gfn_params *cfg, gfn_error *err)
+{
+    gfn_params copy;
+    gfn_params_init(&copy);
+    const char *task = NULL;
+    int rc = gfn_params_copy(&copy, cfg);
+    if (!rc)
+        rc = gfn_params_get_string(&copy, "task", NULL, &task, err);
+    if (!rc && !task)
+        rc = gfn_error_set(err, GFN_EVALUE, "missing key 'task'");
+    gfn_env *env = NULL;
+    if (!rc)
+        rc = gfn_task_open(task, &copy, &env, err);
+    gfn_env_free(env);
+    gfn_params_close(&copy);
+    return rc;
+}
+
 /* ---- the run ---------------------------------------------------------------- */
 
 typedef struct {

@@ -39,6 +39,12 @@ int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress
  * every run of an experiment before the first one starts. */
 int gfn_train_validate(gfn_params *cfg, gfn_error *err);
 
+/* Builds the task of cfg (its values, sizes and data files) and frees it: the
+ * check of the task's own keys that gfn_train_validate leaves out because it
+ * can take seconds (sehstr).  `gfnbench run` calls it once per distinct task
+ * configuration before the first run starts. */
+int gfn_train_check_task(gfn_params *cfg, gfn_error *err);
+
 /* Timing of the last gfn_train_run in this thread: the round loop (training and
  * the sampled evaluations, without exact evaluation) and the exact evaluations
  * (all of them; exact_states is the state count of one DP), wall and thread CPU
