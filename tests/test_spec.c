@@ -150,6 +150,16 @@ static void test_errors_name_position(void)
     /* unknown keys */
     expect_error(HEAD VARS "nmae: x\n", GFN_EUNKNOWN, 7, 1, "unknown key 'nmae'");
     expect_error(HEAD VARS "evaluation: {windw: 3}\n", GFN_EUNKNOWN, 7, 14, "unknown key 'windw'");
+    /* one document only; nesting deeper than 64 levels refused before libyaml */
+    expect_error(HEAD VARS "---\nname: f\n", GFN_EFORMAT, 8, 1, "a second YAML document");
+    {
+        char deep[400] = HEAD VARS "defaults: ";
+        size_t at = strlen(deep);
+        for (int i = 0; i < 70; i++)
+            deep[at++] = '[';
+        deep[at] = 0;
+        expect_error(deep, GFN_EFORMAT, 7, 75, "nested deeper than 64 levels");
+    }
     expect_error(HEAD VARS "figures: {curvs: [tv]}\n", GFN_EUNKNOWN, 7, 11, "unknown key 'curvs'");
     expect_error(HEAD VARS "summary: [mean_rewrd]\n", GFN_EUNKNOWN, 7, 11, "unknown metric");
     expect_error(HEAD VARS "figures: {curves: [rounds_to_target]}\n", GFN_EUNKNOWN, 7, 20,
@@ -195,6 +205,32 @@ static void test_errors_name_position(void)
     expect_error(HEAD "variants:\n  - {name: tb, objective: tb, rounds: 4}\n", GFN_EVALUE, 6, 31,
                  "not allowed in a variant");
     expect_error(HEAD VARS "figures: {x: []}\n", GFN_EVALUE, 7, 14, "at least one x axis");
+}
+
+/* Many keys load in linear time (hashed duplicate check and lookups); a
+ * duplicate among them is still found, at its own line. */
+static void test_many_keys(void)
+{
+    gfn_strbuf b;
+    gfn_strbuf_init(&b);
+    gfn_strbuf_printf(&b, HEAD VARS "defaults:\n");
+    for (int i = 0; i < 20000; i++)
+        gfn_strbuf_printf(&b, "  k%d: %d\n", i, i);
+    gfn_error err;
+    const char *path = write_spec("many.yaml", b.data);
+    gfn_spec *s = gfn_spec_load(path, &err);
+    CU_ASSERT_PTR_NOT_NULL(s);
+    CU_ASSERT(s && s->defaults.n == 20000);
+    CU_ASSERT(s && gfn_params_find(&s->defaults, "k12345") &&
+              strcmp(gfn_params_find(&s->defaults, "k12345")->val, "12345") == 0);
+    gfn_spec_free(s);
+    gfn_strbuf_printf(&b, "  k777: 1\n");
+    path = write_spec("many.yaml", b.data);
+    s = gfn_spec_load(path, &err);
+    CU_ASSERT_PTR_NULL(s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ":20008:3: duplicate key 'k777'"));
+    gfn_spec_free(s);
+    gfn_strbuf_close(&b);
 }
 
 static void test_missing_file(void)
@@ -269,6 +305,7 @@ void gfn_test_suite_spec(void)
     CU_add_test(s, "defaults when omitted", test_defaults_when_omitted);
     CU_add_test(s, "errors name file:line:col", test_errors_name_position);
     CU_add_test(s, "missing file", test_missing_file);
+    CU_add_test(s, "20k keys: linear loading, duplicates found", test_many_keys);
     CU_add_test(s, "metric names", test_metric_names);
     CU_add_test(s, "shipped experiments load and validate", test_shipped_experiments);
 }

@@ -2,6 +2,7 @@
 #include "params.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,69 @@ void gfn_params_init(gfn_params *p)
 {
     p->items = NULL;
     p->n = p->cap = 0;
+    p->index = NULL;
+    p->index_cap = 0;
 }
 
 void gfn_params_close(gfn_params *p)
 {
     free(p->items);
+    free(p->index);
     gfn_params_init(p);
+}
+
+/* ---- the key index: lists shorter than INDEX_MIN are searched linearly ---- */
+
+enum { INDEX_MIN = 32 };
+
+static size_t key_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+static void index_put(gfn_params *p, int i)
+{
+    size_t m = (size_t)p->index_cap - 1, h = key_hash(p->items[i].key) & m;
+    while (p->index[h])
+        h = (h + 1) & m;
+    p->index[h] = i + 1;
+}
+
+/* (Re)builds the index with room for twice the entries; 0 when out of memory
+ * (lookups then stay linear). */
+static int index_build(gfn_params *p)
+{
+    int cap = 64;
+    while (cap < 2 * p->n)
+        cap *= 2;
+    int *idx = calloc((size_t)cap, sizeof *idx);
+    if (!idx)
+        return 0;
+    free(p->index);
+    p->index = idx;
+    p->index_cap = cap;
+    for (int i = 0; i < p->n; i++)
+        index_put(p, i);
+    return 1;
+}
+
+static int find_index(const gfn_params *cp, const char *key)
+{
+    gfn_params *p = (gfn_params *)cp; /* the index is a cache */
+    if (p->n >= INDEX_MIN && (p->index || index_build(p))) {
+        size_t m = (size_t)p->index_cap - 1, h = key_hash(key) & m;
+        for (; p->index[h]; h = (h + 1) & m)
+            if (strcmp(p->items[p->index[h] - 1].key, key) == 0)
+                return p->index[h] - 1;
+        return -1;
+    }
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->items[i].key, key) == 0)
+            return i;
+    return -1;
 }
 
 static int copy_field(char *dst, size_t cap, const char *src, const char *what, gfn_error *err)
@@ -32,10 +90,8 @@ static int copy_field(char *dst, size_t cap, const char *src, const char *what, 
 int gfn_params_set(gfn_params *p, const char *key, const char *val, const char *where,
                    gfn_error *err)
 {
-    gfn_param *e = NULL;
-    for (int i = 0; i < p->n; i++)
-        if (strcmp(p->items[i].key, key) == 0)
-            e = &p->items[i];
+    int at = find_index(p, key);
+    gfn_param *e = at >= 0 ? &p->items[at] : NULL;
     if (!e) {
         if (p->n == p->cap) {
             int cap = p->cap ? 2 * p->cap : 16;
@@ -51,6 +107,13 @@ int gfn_params_set(gfn_params *p, const char *key, const char *val, const char *
         if (rc)
             return rc;
         p->n++;
+        if (p->index && 2 * p->n <= p->index_cap)
+            index_put(p, p->n - 1);
+        else if (p->index && !index_build(p)) {
+            free(p->index); /* out of memory: back to linear lookups */
+            p->index = NULL;
+            p->index_cap = 0;
+        }
     }
     int rc = copy_field(e->val, sizeof e->val, val, "parameter value", err);
     if (rc)
@@ -100,10 +163,8 @@ int gfn_params_copy(gfn_params *dst, const gfn_params *src)
 
 const gfn_param *gfn_params_find(const gfn_params *p, const char *key)
 {
-    for (int i = 0; i < p->n; i++)
-        if (strcmp(p->items[i].key, key) == 0)
-            return &p->items[i];
-    return NULL;
+    int i = find_index(p, key);
+    return i >= 0 ? &p->items[i] : NULL;
 }
 
 int gfn_params_has(const gfn_params *p, const char *key)

@@ -27,6 +27,11 @@ typedef struct {
 typedef struct {
     gfn_param *items;
     int n, cap;
+    /* A hash index of the keys (open addressing, item index + 1 per slot), built
+     * on the first lookup of a long list so that 200k keys load in linear time;
+     * NULL until then.  Only params.c touches it. */
+    int *index;
+    int index_cap;
 } gfn_params;
 
 void gfn_params_init(gfn_params *p);

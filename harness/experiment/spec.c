@@ -10,12 +10,14 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <yaml.h>
 
+#include "fsutil.h"
 #include "metric_table.h"
 #include "train_keys.h"
 
@@ -152,30 +154,48 @@ static int check_name(const loader *ld, const yaml_node_t *n, char *dst, const c
 typedef int (*visit_fn)(const loader *ld, void *ctx, const yaml_node_t *key,
                         const yaml_node_t *val);
 
+/* FNV-1a of a key. */
+static size_t key_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (size_t)h;
+}
+
 static int walk_map(const loader *ld, const yaml_node_t *map, const char *what, visit_fn visit,
                     void *ctx)
 {
     int rc = need_kind(ld, map, YAML_MAPPING_NODE, what);
     if (rc)
         return rc;
+    size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start), cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    const yaml_node_t **slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return gfn_error_set(ld->err, GFN_ENOMEM, "out of memory reading %s", what);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
         const yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
         if ((rc = need_scalar(ld, k, "a key (a plain name)")))
-            return rc;
-        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-            const yaml_node_t *k0 = node_at(ld, q->key);
-            if (k0->type == YAML_SCALAR_NODE && strcmp(scalar(k0), scalar(k)) == 0) {
-                char w0[GFN_PARAM_WHERE_MAX];
-                node_where(ld, k0, w0, sizeof w0);
-                return fail(ld, k, GFN_EVALUE, "duplicate key '%s' (first given at %s)",
-                            scalar(k), w0);
-            }
+            break;
+        /* Duplicates by hash: linear in the number of keys. */
+        size_t h = key_hash(scalar(k)) & (cap - 1);
+        while (slot[h] && strcmp(scalar(slot[h]), scalar(k)) != 0)
+            h = (h + 1) & (cap - 1);
+        if (slot[h]) {
+            char w0[GFN_PARAM_WHERE_MAX];
+            node_where(ld, slot[h], w0, sizeof w0);
+            rc = fail(ld, k, GFN_EVALUE, "duplicate key '%s' (first given at %s)", scalar(k), w0);
+            break;
         }
+        slot[h] = k;
         if ((rc = visit(ld, ctx, k, v)))
-            return rc;
+            break;
     }
-    return GFN_OK;
+    free(slot);
+    return rc;
 }
 
 /* ---- training-key maps (task parameters, defaults, evaluation, variants) ---- */
@@ -556,14 +576,86 @@ static int set_defaults(gfn_spec *s)
     return rc;
 }
 
+/* Deepest nesting a spec may have.  The shipped specs need 4; libyaml's cost
+ * grows with the square of the depth, so the text is scanned for it first. */
+enum { SPEC_DEPTH_MAX = 64, SPEC_BYTES_MAX = 64 << 20 };
+
+/* A cheap scan of the raw text: flow brackets ([ {) and block items ("- " or
+ * "key:" repeated on one line, or indentation) deeper than SPEC_DEPTH_MAX are an
+ * error at their line and column.  Quoted scalars and comments are skipped. */
+static int check_depth(const char *path, const char *text, size_t len, gfn_error *err)
+{
+    int flow = 0, line = 1, col = 1, items = 0, at_start = 1, indent = 0;
+    char quote = 0;
+    for (size_t i = 0; i < len; i++, col++) {
+        char c = text[i];
+        if (c == '\n') {
+            line++;
+            col = 0;
+            items = 0;
+            at_start = 1;
+            indent = 0;
+            continue;
+        }
+        if (quote) {
+            if (c == quote && !(quote == '"' && i > 0 && text[i - 1] == '\\'))
+                quote = 0;
+            continue;
+        }
+        if (at_start && c == ' ') {
+            if (++indent > 4 * SPEC_DEPTH_MAX)
+                return gfn_error_set(err, GFN_EFORMAT, "%s:%d:%d: indented more than %d "
+                                     "columns (nesting deeper than %d levels is refused)",
+                                     path, line, col, 4 * SPEC_DEPTH_MAX, SPEC_DEPTH_MAX);
+            continue;
+        }
+        if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' || at_start)) {
+            while (i + 1 < len && text[i + 1] != '\n')
+                i++;
+            continue;
+        }
+        at_start = 0;
+        if (c == '"' || c == '\'') {
+            quote = c;
+        } else if (c == '[' || c == '{') {
+            flow++;
+        } else if ((c == ']' || c == '}') && flow > 0) {
+            flow--;
+        } else if ((c == '-' || c == '?' || c == ':') && i + 1 < len &&
+                   (text[i + 1] == ' ' || text[i + 1] == '\n')) {
+            items++;
+        }
+        if (flow > SPEC_DEPTH_MAX || items > SPEC_DEPTH_MAX)
+            return gfn_error_set(err, GFN_EFORMAT, "%s:%d:%d: nested deeper than %d levels "
+                                 "(an experiment spec needs 4)", path, line, col, SPEC_DEPTH_MAX);
+    }
+    return GFN_OK;
+}
+
 static int parse_file(const char *path, FILE *f, gfn_spec *s, gfn_error *err)
 {
+    (void)f;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = gfn_fs_read_all(path, &text, &len, err);
+    if (rc)
+        return rc;
+    if (len > SPEC_BYTES_MAX)
+        rc = gfn_error_set(err, GFN_EFORMAT, "%s: %zu bytes; an experiment spec may have at most "
+                           "%d MiB", path, len, SPEC_BYTES_MAX >> 20);
+    if (rc == GFN_OK)
+        rc = check_depth(path, text, len, err);
+    if (rc) {
+        free(text);
+        return rc;
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser))
+    if (!yaml_parser_initialize(&parser)) {
+        free(text);
         return gfn_error_set(err, GFN_ENOMEM, "cannot initialise the YAML parser");
-    yaml_parser_set_input_file(&parser, f);
-    int rc = GFN_OK;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
         rc = gfn_error_set(err, GFN_EFORMAT, "%s:%lu:%lu: YAML syntax error: %s%s%s", path,
                            (unsigned long)parser.problem_mark.line + 1,
@@ -571,6 +663,7 @@ static int parse_file(const char *path, FILE *f, gfn_spec *s, gfn_error *err)
                            parser.problem ? parser.problem : "unknown problem",
                            parser.context ? " " : "", parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
+        free(text);
         return rc;
     }
     loader ld = {path, &doc, err};
@@ -583,7 +676,26 @@ static int parse_file(const char *path, FILE *f, gfn_spec *s, gfn_error *err)
     else
         rc = load_root(&ld, s, root);
     yaml_document_delete(&doc);
+    /* A second document ("---" and more) would be ignored: refuse it. */
+    if (rc == GFN_OK) {
+        yaml_document_t next;
+        if (!yaml_parser_load(&parser, &next)) {
+            rc = gfn_error_set(err, GFN_EFORMAT, "%s:%lu:%lu: YAML syntax error: %s", path,
+                               (unsigned long)parser.problem_mark.line + 1,
+                               (unsigned long)parser.problem_mark.column + 1,
+                               parser.problem ? parser.problem : "unknown problem");
+        } else {
+            yaml_node_t *r2 = yaml_document_get_root_node(&next);
+            if (r2)
+                rc = gfn_error_set(err, GFN_EFORMAT, "%s:%lu:%lu: a second YAML document "
+                                   "(a spec is one document; start another file instead)",
+                                   path, (unsigned long)r2->start_mark.line + 1,
+                                   (unsigned long)r2->start_mark.column + 1);
+            yaml_document_delete(&next);
+        }
+    }
     yaml_parser_delete(&parser);
+    free(text);
     return rc;
 }
 
