@@ -135,7 +135,7 @@ static int run_gnuplot(const char *dir, const char *stem, gfn_error *err)
     if (pid < 0)
         return gfn_error_set(err, GFN_ECHILD, "cannot start gnuplot: %s", strerror(errno));
     if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666);
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);

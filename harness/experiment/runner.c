@@ -40,11 +40,11 @@ void gfn_runner_opts_init(gfn_runner_opts *o)
     o->index = -1;
 }
 
-void gfn_runner_run_dir(const gfn_spec *s, const char *out_dir, int variant, int seed_index,
-                        char *buf, size_t cap)
+int gfn_runner_run_dir(const gfn_spec *s, const char *out_dir, int variant, int seed_index,
+                       char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s/%s/%s/seed%ld", out_dir ? out_dir : "results", s->name,
-             s->variants[variant].name, s->seeds[seed_index]);
+    return snprintf(buf, cap, "%s/%s/%s/seed%ld", out_dir ? out_dir : "results", s->name,
+                    s->variants[variant].name, s->seeds[seed_index]);
 }
 
 int gfn_runner_is_finished(const char *run_dir)
@@ -222,7 +222,7 @@ static void child_main(gfn_run_fn run, gfn_params *cfg, const char *run_dir, int
 {
     char log_path[4200];
     snprintf(log_path, sizeof log_path, "%s/log.txt", run_dir);
-    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666);
     if (log_fd >= 0) {
         dup2(log_fd, STDOUT_FILENO);
         dup2(log_fd, STDERR_FILENO);
@@ -378,7 +378,14 @@ static int build_jobs(runner *r, gfn_error *err)
             j->mean_reward_pct = NAN;
             j->rounds_per_s = NAN;
             snprintf(j->label, sizeof j->label, "%s/seed%ld", s->variants[v].name, s->seeds[k]);
-            gfn_runner_run_dir(s, r->o->out_dir, v, k, j->dir, sizeof j->dir);
+            /* Room for the longest file inside (checkpoint.bin.tmp.XXXXXX) within
+             * every buffer that holds a path: refused before any folder is made,
+             * rather than cut short so that two runs share one folder. */
+            int len = gfn_runner_run_dir(s, r->o->out_dir, v, k, j->dir, sizeof j->dir);
+            if (len < 0 || len > GFN_RUN_DIR_MAX)
+                return gfn_error_set(err, GFN_EUSAGE, "output folder %.60s... is %d characters "
+                                     "long; at most %d fit (use a shorter --out)",
+                                     j->dir, len, GFN_RUN_DIR_MAX);
             gfn_params_init(&j->cfg);
             int rc = gfn_spec_run_config(s, v, k, &j->cfg, err);
             if (rc)

@@ -69,9 +69,12 @@ void gfn_runner_opts_init(gfn_runner_opts *o);
 int gfn_runner_run(const gfn_spec *s, const gfn_runner_opts *o, gfn_runner_stats *stats,
                    gfn_error *err);
 
-/* OUT/<experiment>/<variant>/seed<k> into buf. */
-void gfn_runner_run_dir(const gfn_spec *s, const char *out_dir, int variant, int seed_index,
-                        char *buf, size_t cap);
+/* OUT/<experiment>/<variant>/seed<k> into buf; returns its length (as snprintf:
+ * cut short when that is >= cap). */
+int gfn_runner_run_dir(const gfn_spec *s, const char *out_dir, int variant, int seed_index,
+                       char *buf, size_t cap);
+/* The longest run folder path a run accepts (its files' paths must fit 4096). */
+enum { GFN_RUN_DIR_MAX = 3900 };
 
 /* Compares run_dir/config.txt with the configuration asked for now: -1 when the
  * folder has no config.txt, else the number of keys that differ, each appended

@@ -38,11 +38,24 @@ int gfn_fs_mkdir_p(const char *path, gfn_error *err)
 
 int gfn_fs_write_atomic(const char *path, const void *data, size_t len, gfn_error *err)
 {
+    /* A fresh temporary beside the target: mkstemp's random suffix and O_EXCL mean
+     * a planted file or symlink can neither be predicted nor followed. */
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return gfn_error_set(err, GFN_EIO, "cannot write '%.200s...': path too long (%zu "
+                             "characters, at most %zu)", path, strlen(path), sizeof tmp - 12);
+    int fd = mkstemp(tmp);
     if (fd < 0)
         return gfn_error_set(err, GFN_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) { /* mkstemp makes 0600: give the usual mode */
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return gfn_error_set(err, GFN_EIO, "cannot write '%s': %s", tmp, strerror(e));
+    }
     const char *p = data;
     size_t left = len;
     while (left > 0) {
