@@ -2,7 +2,8 @@
  *
  * It writes plausible metrics.tsv, summary.txt and logp.tsv, deterministic in
  * (objective, seed), and reports progress.  objective "fail" returns an error,
- * "diverge" returns GFN_EDIVERGED as a diverged training run does,
+ * "diverge" returns GFN_EDIVERGED as a diverged training run does, "slow" waits
+ * for a signal,
  * "abort" crashes with abort(); "tb" reaches the target (rounds_to_target =
  * 50 + 10*seed), anything else does not (rounds_to_target -1, as the trainer
  * writes it; final sampled mean reward 85 + seed %).
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "params.h"
@@ -43,6 +45,11 @@ static int fake_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progre
         return rc;
     if (strcmp(obj, "fail") == 0)
         return gfn_error_set(err, GFN_EVALUE, "fake failure for seed %ld", seed);
+    if (strcmp(obj, "slow") == 0) { /* until a signal stops it (at most a minute) */
+        for (int i = 0; i < 6000; i++)
+            usleep(10000);
+        return gfn_error_set(err, GFN_EVALUE, "slow run was not stopped");
+    }
     if (strcmp(obj, "diverge") == 0)
         return gfn_error_set(err, GFN_EDIVERGED, "diverged at round 5: loss = nan");
     if (strcmp(obj, "abort") == 0) {

@@ -3,9 +3,11 @@
  * half-written ones, a failing or crashing run is recorded and the others go on,
  * and an invalid configuration stops everything before anything is written. */
 #include <CUnit/CUnit.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fake_run.h"
@@ -251,6 +253,42 @@ static void test_diverged(void)
     gfn_spec_free(s);
 }
 
+/* SIGINT to the runner's process alone stops and reaps every run, writes no
+ * final status for them, and returns GFN_EINTERRUPTED saying how to go on. */
+static void test_sigint_stops_children(void)
+{
+    gfn_spec *s = load("slow.yaml", "name: exp\ntask: {name: fake}\nseeds: [0, 1, 2]\n"
+                                    "rounds: 100\nvariants:\n  - {name: slow, objective: slow}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char out[128], marker[256];
+    snprintf(out, sizeof out, "%s/sig", tmp_dir);
+    snprintf(marker, sizeof marker, "%s/exp/slow/seed1/config.txt", out);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        gfn_runner_stats st;
+        gfn_error err;
+        int rc = run_spec(s, out, 2, 0, NULL, &st, &err);
+        _exit(rc == GFN_EINTERRUPTED && strstr(err.msg, "2 stopped, 1 not started") &&
+                      strstr(err.msg, "--resume")
+                  ? 0
+                  : 1);
+    }
+    for (int i = 0; i < 3000 && !gfn_fs_exists(marker); i++)
+        usleep(10000); /* both runs started */
+    usleep(100000);
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char path[300];
+    snprintf(path, sizeof path, "%s/exp/slow/seed0/run.txt", out);
+    CU_ASSERT(!gfn_fs_exists(path)); /* no status: --resume redoes it */
+    gfn_spec_free(s);
+}
+
 static void test_failures_recorded(void)
 {
     gfn_spec *s = load("fail.yaml", "name: exp\ntask: {name: fake}\nseeds: [0, 1]\nrounds: 20\n"
@@ -432,6 +470,7 @@ void gfn_test_suite_runner(void)
     CU_add_test(s, "another configuration: error, --force, resume", test_stale_config);
     CU_add_test(s, "diverged runs recorded, counted, skipped", test_diverged);
     CU_add_test(s, "task values checked first; relative paths", test_task_checked_first);
+    CU_add_test(s, "SIGINT stops and reaps every run", test_sigint_stops_children);
     CU_add_test(s, "invalid configuration: nothing written", test_invalid_config_writes_nothing);
     CU_add_test(s, "real trainer: --jobs 1 and --jobs 2 identical", test_real_trainer_identical);
 }

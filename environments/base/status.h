@@ -27,7 +27,8 @@
     X(GFN_ECHILD, 9, "a child process failed")                           \
     X(GFN_EUNSUPPORTED, 10, "not supported for this task or setting")    \
     X(GFN_EBUSY, 11, "locked by another process")                       \
-    X(GFN_EDIVERGED, 12, "the run diverged (non-finite loss or metric)")
+    X(GFN_EDIVERGED, 12, "the run diverged (non-finite loss or metric)") \
+    X(GFN_EINTERRUPTED, 13, "interrupted by a signal")
 
 typedef enum {
 #define GFN__STATUS_ENUM(name, value, msg) name = value,

@@ -36,6 +36,8 @@ static void run_usage(FILE *f)
             "                  variant by variant, seed by seed)\n"
             "  --shard I/N     only the runs whose index modulo N is I-1 (1 <= I <= N): N\n"
             "                  shards are disjoint and together cover the experiment\n\n"
+            "SIGINT or SIGTERM stops every run (each gets SIGTERM), says what finished and\n"
+            "how to continue, and exits with status 130.\n\n"
             "A whole run locks DIR/<experiment>/run.lock: a second run into the same folder\n"
             "fails at once naming the process holding it.  With --index or --shard only\n"
             "the selected runs are locked (DIR/<experiment>/<variant>/seed<k>.lock), so\n"
@@ -165,5 +167,6 @@ int gfn_cmd_run(int argc, char **argv)
         }
     }
     gfn_spec_free(s);
-    return rc ? 1 : 0;
+    /* 130: stopped by SIGINT or SIGTERM (every run stopped and reaped; --resume goes on). */
+    return rc == GFN_EINTERRUPTED ? 130 : rc ? 1 : 0;
 }

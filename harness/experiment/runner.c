@@ -220,6 +220,10 @@ static void child_progress(void *ctx, long round, long rounds, double rounds_per
 /* Runs in the child: never returns. */
 static void child_main(gfn_run_fn run, gfn_params *cfg, const char *run_dir, int fd)
 {
+    /* The parent's SIGINT/SIGTERM handlers are not the run's: a run stops on
+     * them (or checkpoints, if the run function installs its own handler). */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     char log_path[4200];
     snprintf(log_path, sizeof log_path, "%s/log.txt", run_dir);
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666);
@@ -261,6 +265,7 @@ typedef struct {
     int last_decile;
     int failed, diverged;
     int skip; /* finished earlier with this configuration (--resume) */
+    int stopped; /* stopped by a signal to the parent: no final status written */
     char reason[sizeof(((gfn_error *)0)->msg) + 300];
     double wall;
     time_t started_at;
@@ -680,6 +685,35 @@ static void event(runner *r, const char *fmt, ...)
     fflush(r->o->log);
 }
 
+/* ---- signals: SIGINT or SIGTERM to the parent stop every run ---- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+/* Stops every running child with SIGTERM (a run may checkpoint on it), waits
+ * for them, and leaves their folders without a final status, so that --resume
+ * redoes (or continues) them. */
+static void stop_children(runner *r)
+{
+    for (int i = 0; i < r->n_jobs; i++)
+        if (r->jobs[i].pid > 0)
+            kill(r->jobs[i].pid, SIGTERM);
+    for (int i = 0; i < r->n_jobs; i++) {
+        job *j = &r->jobs[i];
+        if (j->pid <= 0)
+            continue;
+        int status;
+        while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        if (j->fd >= 0)
+            close(j->fd);
+        j->fd = -1;
+        j->pid = 0;
+        j->stopped = 1;
+    }
+}
+
 /* ---- starting and reaping children ---- */
 
 static int start_job(runner *r, job *j, gfn_error *err)
@@ -843,8 +877,33 @@ static void poll_children(runner *r)
 static int run_all(runner *r, int jobs, gfn_error *err)
 {
     int next = 0, running = 0, rc = GFN_OK;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: poll returns at once */
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     for (;;) {
-        while (rc == GFN_OK && running < jobs && next < r->n_jobs) {
+        if (stop_signal) {
+            live_erase(r);
+            stop_children(r);
+            int finished = 0, stopped = 0;
+            for (int i = 0; i < r->n_jobs; i++) {
+                finished += r->jobs[i].pid == 0 && !r->jobs[i].stopped && !r->jobs[i].skip &&
+                            i < next;
+                stopped += r->jobs[i].stopped;
+            }
+            rc = gfn_error_set(err, GFN_EINTERRUPTED,
+                               "stopped by signal %d (%s): %d runs finished, %d stopped, %d not "
+                               "started, %d finished earlier; continue with: gfnbench run %s%s%s "
+                               "--resume",
+                               (int)stop_signal, strsignal((int)stop_signal), finished, stopped,
+                               r->n_jobs - next, (int)(r->n_jobs - r->to_run), r->s->path,
+                               r->o->out_dir ? " --out " : "", r->o->out_dir ? r->o->out_dir : "");
+            break;
+        }
+        while (rc == GFN_OK && running < jobs && next < r->n_jobs && !stop_signal) {
             job *j = &r->jobs[next++];
             if (j->skip) {
                 j->pid = -1; /* skipped */
@@ -856,8 +915,10 @@ static int run_all(runner *r, int jobs, gfn_error *err)
                 event(r, "started %s -> %s\n", j->label, j->dir);
             }
         }
-        if (running == 0)
+        if (running == 0 && !stop_signal)
             break;
+        if (stop_signal)
+            continue;
         poll_children(r);
         running = 0;
         for (int i = 0; i < r->n_jobs; i++)
@@ -865,6 +926,8 @@ static int run_all(runner *r, int jobs, gfn_error *err)
         live_draw(r);
     }
     live_erase(r);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     return rc;
 }
 
