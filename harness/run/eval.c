@@ -25,7 +25,7 @@
 /* ---- texts ------------------------------------------------------------------ */
 
 /* The form of eval.h: gfn_env_format without parentheses and terminal dot. */
-static void format_state(const gfn_env *env, const gfn_state *s, char *buf, int cap)
+void gfn_eval_format_state(const gfn_env *env, const gfn_state *s, char *buf, int cap)
 {
     char tmp[256];
     gfn_env_format(env, s, tmp, sizeof tmp);
@@ -40,7 +40,7 @@ void gfn_eval_format_x(const gfn_env *env, int64_t x, char *buf, int cap)
 {
     gfn_state s;
     gfn_env_unrank_terminal(env, x, &s);
-    format_state(env, &s, buf, cap);
+    gfn_eval_format_state(env, &s, buf, cap);
 }
 
 /* Accepts "(1,2)" for "1,2": drops one pair of enclosing parentheses, in place. */
@@ -151,7 +151,7 @@ static int state_table(const gfn_env *env, text_table *t, gfn_error *err)
     for (int L = 0; !rc && L <= gfn_env_max_level(env); L++)
         for (int64_t r = 0; !rc && r < gfn_env_level_count(env, L); r++) {
             gfn_env_unrank(env, L, r, &s);
-            format_state(env, &s, buf, sizeof buf);
+            gfn_eval_format_state(env, &s, buf, sizeof buf);
             if (table_add(t, gfn_env_level_offset(env, L) + r, buf))
                 rc = gfn_error_set(err, GFN_ENOMEM, "out of memory for the texts of states");
         }
@@ -671,11 +671,11 @@ static int check_edges(const gfn_env *env, const char *path, double tol, edge_ta
             if (!e->line[i]) {
                 state_of(env, g, &s);
                 gfn_env_children(env, &s, kids);
-                format_state(env, &s, sbuf, sizeof sbuf);
+                gfn_eval_format_state(env, &s, sbuf, sizeof sbuf);
                 if (kids[i - a].term)
                     snprintf(cbuf, sizeof cbuf, "STOP");
                 else
-                    format_state(env, &kids[i - a], cbuf, sizeof cbuf);
+                    gfn_eval_format_state(env, &kids[i - a], cbuf, sizeof cbuf);
                 return gfn_error_set(err, GFN_EFORMAT, "%s: no row for edge '%s' -> '%s' (every "
                                      "edge needs one)", path, sbuf, cbuf);
             }

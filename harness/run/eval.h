@@ -26,6 +26,8 @@
 #include "params.h"
 #include "status.h"
 
+/* Text of state s (terminal or not) in the form above; buf of cap bytes. */
+void gfn_eval_format_state(const gfn_env *env, const gfn_state *s, char *buf, int cap);
 /* Text of terminal x (rank) in the form above; buf of cap bytes. */
 void gfn_eval_format_x(const gfn_env *env, int64_t x, char *buf, int cap);
 
