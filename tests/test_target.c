@@ -178,6 +178,69 @@ static void expect_fail(const char *args, const char *needle)
     free(e);
 }
 
+/* --dump: every x once with R, log p* and its mode flag; the probabilities sum
+ * to 1, the modes are the task's, and the file is a valid eval --logp input
+ * (its first, third columns) that scores TV 0. */
+static void test_dump(void)
+{
+    mkdir("build", 0777);
+    mkdir(TMP, 0777);
+    char *out, *e;
+    CU_ASSERT_EQUAL_FATAL(run_target("hypergrid dim=3 side=5 --dump " TMP "/dump.tsv", &out, &e), 0);
+    free(out);
+    free(e);
+    char *text = slurp(TMP "/dump.tsv");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    const char *header = "x\treward\tlog_p_target\tmode\n";
+    CU_ASSERT(strncmp(text, header, strlen(header)) == 0);
+    FILE *lp = fopen(TMP "/logp.tsv", "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lp);
+    int rows = 0, modes = 0;
+    double sum = 0;
+    char *save = NULL;
+    strtok_r(text, "\n", &save); /* header */
+    for (char *line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char x[64];
+        double r, lpt;
+        int m;
+        if (sscanf(line, "%63[^\t]\t%lf\t%lf\t%d", x, &r, &lpt, &m) != 4)
+            break;
+        rows++;
+        modes += m;
+        sum += exp(lpt);
+        fprintf(lp, "%s\t%.17g\n", x, lpt);
+    }
+    fclose(lp);
+    free(text);
+    CU_ASSERT_EQUAL(rows, 125);
+    CU_ASSERT(fabs(sum - 1) < 1e-12);
+    gfn_env *env = NULL;
+    gfn_params p;
+    gfn_error err;
+    gfn_params_init(&p);
+    gfn_params_set_arg(&p, "dim=3", "test", &err);
+    gfn_params_set_arg(&p, "side=5", "test", &err);
+    CU_ASSERT_EQUAL_FATAL(gfn_task_open("hypergrid", &p, &env, &err), GFN_OK);
+    CU_ASSERT_EQUAL(modes, gfn_env_mode_count(env));
+    gfn_params_close(&p);
+    gfn_env_free(env);
+    char *argv[] = {"eval", "hypergrid", "dim=3", "side=5", "--logp", TMP "/logp.tsv", NULL};
+    fflush(stdout);
+    int save_out = dup(1);
+    int fo = open(TMP "/eval.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fo, 1);
+    int rc = gfn_cmd_eval(6, argv);
+    fflush(stdout);
+    dup2(save_out, 1);
+    close(fo);
+    close(save_out);
+    CU_ASSERT_EQUAL(rc, 0);
+    text = slurp(TMP "/eval.txt");
+    const char *tv = strstr(text, "\ntv: ");
+    CU_ASSERT(tv && fabs(strtod(tv + 5, NULL)) < 1e-12);
+    free(text);
+}
+
 static void test_command(void)
 {
     mkdir("build", 0777);
@@ -242,4 +305,5 @@ void gfn_test_suite_target(void)
     CU_add_test(s, "statistics of every task", test_readme_values);
     CU_add_test(s, "reward distribution under p*", test_distribution);
     CU_add_test(s, "gfnbench target", test_command);
+    CU_add_test(s, "target --dump: every x, valid eval input", test_dump);
 }

@@ -261,13 +261,14 @@ static void check_logp(const gfn_env *env)
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     char *save = NULL, *line = strtok_r(s, "\n", &save);
     CU_ASSERT_PTR_NOT_NULL_FATAL(line);
-    CU_ASSERT_STRING_EQUAL(line, "log_reward\tlog_p_theta");
+    CU_ASSERT_STRING_EQUAL(line, "x\tlog_reward\tlog_p_theta");
     const double *R = gfn_env_rewards(env);
     int rows = 0, bad = 0;
     double mass = 0;
     while ((line = strtok_r(NULL, "\n", &save))) {
         double lr, lp;
-        if (sscanf(line, "%lf\t%lf", &lr, &lp) != 2 || rows >= 16) {
+        char x[64];
+        if (sscanf(line, "%63[^\t]\t%lf\t%lf", x, &lr, &lp) != 3 || rows >= 16) {
             bad++;
             continue;
         }

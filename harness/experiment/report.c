@@ -46,8 +46,9 @@ static int count_cells(const char *line)
     return n;
 }
 
-/* Parses one tab-separated row of n numbers into out (n,); 0 on a bad cell. */
-static int parse_row(char *line, int n, double *out)
+/* Parses one tab-separated row of n numbers into out (n,); 0 on a bad cell.
+ * Column text_col (-1: none) holds text (logp.tsv's x) and reads as NaN. */
+static int parse_row(char *line, int n, double *out, int text_col)
 {
     char *cell = line;
     for (int j = 0; j < n; j++) {
@@ -56,8 +57,8 @@ static int parse_row(char *line, int n, double *out)
             *tab = '\0';
         char *end;
         errno = 0;
-        out[j] = strtod(cell, &end);
-        if (end == cell || *end != '\0')
+        out[j] = j == text_col ? NAN : strtod(cell, &end);
+        if (j != text_col && (end == cell || *end != '\0'))
             return 0;
         cell = tab ? tab + 1 : cell + strlen(cell);
     }
@@ -92,7 +93,7 @@ int gfn_tsv_read(const char *path, int header_required, const char *const *defau
     int lines = 1;
     for (size_t i = 0; i < len; i++)
         lines += text[i] == '\n';
-    int cap_rows = lines, line_no = 0, have_header = 0;
+    int cap_rows = lines, line_no = 0, have_header = 0, text_col = -1;
     char *save = NULL, *line = text;
     for (char *next; line && rc == GFN_OK; line = next) {
         next = strchr(line, '\n');
@@ -111,10 +112,11 @@ int gfn_tsv_read(const char *path, int header_required, const char *const *defau
                 break;
             }
             char *copy = strdup(line);
-            int numeric = copy && parse_row(copy, t->n_cols, t->v);
+            int numeric = copy && parse_row(copy, t->n_cols, t->v, -1);
             free(copy);
             if (!numeric) {
                 rc = set_names(t, line, path, err);
+                text_col = rc == GFN_OK && gfn_tsv_col(t, "x") == 0 ? 0 : -1; /* logp.tsv */
                 continue;
             }
             int nd = 0;
@@ -140,7 +142,7 @@ int gfn_tsv_read(const char *path, int header_required, const char *const *defau
                                path, line_no, t->n_cols, cells);
             break;
         }
-        if (!parse_row(line, t->n_cols, t->v + (size_t)t->n_rows * (size_t)t->n_cols)) {
+        if (!parse_row(line, t->n_cols, t->v + (size_t)t->n_rows * (size_t)t->n_cols, text_col)) {
             rc = gfn_error_set(err, GFN_EFORMAT, "%s:%d: expected numbers (or nan) in every column",
                                path, line_no);
             break;

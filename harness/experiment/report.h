@@ -30,7 +30,8 @@ typedef struct {
 } gfn_tsv;
 
 /* Reads path.  With header_required = 0 a file whose first line is numeric gets
- * the column names given by default_names (NULL-terminated).  A short or long row,
+ * the column names given by default_names (NULL-terminated).  A first column
+ * named "x" holds text (logp.tsv's terminals) and reads as NaN.  A short or long row,
  * or a cell that is not a number, is GFN_EFORMAT naming path:line. */
 int gfn_tsv_read(const char *path, int header_required, const char *const *default_names,
                  gfn_tsv *t, gfn_error *err);

@@ -794,9 +794,12 @@ int gfn_eval_write_run(const char *dir, const gfn_env *env, const gfn_params *ou
         return rc;
     const double *R = gfn_env_rewards(env);
     gfn_strbuf_init(&b);
-    gfn_strbuf_printf(&b, "log_reward\tlog_p_theta\n");
-    for (int64_t x = 0; x < gfn_env_terminal_count(env); x++)
-        gfn_strbuf_printf(&b, "%.10g\t%.10g\n", log(R[x]), log(p_theta[x]));
+    gfn_strbuf_printf(&b, "x\tlog_reward\tlog_p_theta\n");
+    char text[256];
+    for (int64_t x = 0; x < gfn_env_terminal_count(env); x++) {
+        gfn_eval_format_x(env, x, text, sizeof text);
+        gfn_strbuf_printf(&b, "%s\t%.10g\t%.10g\n", text, log(R[x]), log(p_theta[x]));
+    }
     rc = write_buf(dir, "logp.tsv", &b, err);
     gfn_strbuf_close(&b);
     return rc;

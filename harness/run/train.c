@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "eval.h"
 #include "exact.h"
 #include "fsutil.h"
 #include "metric_table.h"
@@ -591,7 +592,8 @@ static int build_summary(run_state *st, gfn_params *out, gfn_error *err)
     return GFN_OK;
 }
 
-/* logp.tsv: log R(x) and log p_theta(x), every x up to 100,000 terminals, else
+/* logp.tsv: x (in eval's text form), log R(x) and log p_theta(x), every x up to
+ * 100,000 terminals, else
  * every k-th x so that about 100,000 rows are written. */
 static int write_logp(run_state *st, gfn_error *err)
 {
@@ -601,9 +603,12 @@ static int write_logp(run_state *st, gfn_error *err)
     const double *R = gfn_env_rewards(st->env);
     gfn_strbuf b;
     gfn_strbuf_init(&b);
-    gfn_strbuf_printf(&b, "log_reward\tlog_p_theta\n");
-    for (int64_t x = 0; x < X; x += stride)
-        gfn_strbuf_printf(&b, "%.10g\t%.10g\n", log(R[x]), log(st->p_theta[x]));
+    gfn_strbuf_printf(&b, "x\tlog_reward\tlog_p_theta\n");
+    char text[256];
+    for (int64_t x = 0; x < X; x += stride) {
+        gfn_eval_format_x(st->env, x, text, sizeof text);
+        gfn_strbuf_printf(&b, "%s\t%.10g\t%.10g\n", text, log(R[x]), log(st->p_theta[x]));
+    }
     int rc = write_file(st, "logp.tsv", &b, err);
     gfn_strbuf_close(&b);
     return rc;

@@ -12,7 +12,8 @@
  *   summary.txt   the final metrics as `key: value` lines: the last row's
  *                 columns, then the registry's run statistics (rounds_to_target,
  *                 distinct_x_sampled, true_log_z, wall_seconds)
- *   logp.tsv      log_reward <TAB> log_p_theta for every terminal (exact only)
+ *   logp.tsv      x <TAB> log_reward <TAB> log_p_theta for every terminal (exact
+ *                 only; x in the text form of eval.h; every k-th x above 100,000)
  *   checkpoint.bin
  * Files are written to a temporary name and renamed, so a reader never sees half
  * a file.  summary (may be NULL) receives the final metrics as key/value pairs.
