@@ -7,6 +7,7 @@
 #   make sanitize   the suite under AddressSanitizer and UBSan (in build-san/)
 #   make run        the main job: experiments/quick.yaml, tables and figures
 #   make bench      benchmarks (speed is measured here, never in tests)
+#   make install    PREFIX=/usr/local DESTDIR=: the binary, the data and the man page
 #   make clean
 # Knobs: OPT (optimisation), SAN (sanitizer flags), BLAS_LIBS, CFLAGS/LDFLAGS (added last).
 
@@ -17,7 +18,9 @@ BUILD ?= build
 BLAS_LIBS ?= -lopenblas
 WARN = -std=c11 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
-DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGFN_DATA_DIR='"$(CURDIR)/data"'
+PREFIX ?= /usr/local
+DEFS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGFN_DATA_DIR='"$(CURDIR)/data"' \
+       -DGFN_SHARE_DATA_DIR='"$(PREFIX)/share/gfnbench/data"'
 # Recursive (=) on purpose: on a fresh machine pkg-config and the libraries only
 # exist after the $(DEPS_OK) step has installed them, so the flags must be asked
 # for when a recipe runs, not when the Makefile is read.
@@ -84,9 +87,9 @@ $(BUILD)/tests/test_main.o: ALL_CFLAGS += -I$(BUILD)/tests
 
 # run.txt records the flags and the commit each run was built with.  The commit
 # header is rewritten only when its text changes ("-dirty": uncommitted changes).
-$(BUILD)/harness/experiment/runner.o: ALL_CFLAGS += -DGFN_BUILD_CFLAGS='"$(strip $(OPT) $(SAN) $(DEFS) $(CFLAGS))"' \
-  -I$(BUILD)
-$(BUILD)/harness/experiment/runner.o: $(BUILD)/build_commit.gen.h
+$(BUILD)/harness/experiment/runner.o $(BUILD)/harness/cli/main.o: \
+  ALL_CFLAGS += -DGFN_BUILD_CFLAGS='"$(strip $(OPT) $(SAN) $(DEFS) $(CFLAGS))"' -I$(BUILD)
+$(BUILD)/harness/experiment/runner.o $(BUILD)/harness/cli/main.o: $(BUILD)/build_commit.gen.h
 $(BUILD)/build_commit.gen.h: FORCE | $(DEPS_OK)
 	@c=$$(git rev-parse HEAD 2>/dev/null || echo unknown); \
 	  if [ "$$c" != unknown ] && ! git diff --quiet HEAD -- 2>/dev/null; then c="$$c-dirty"; fi; \
@@ -121,3 +124,12 @@ clean:
 	rm -rf build build-san gfnbench
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/harness/cli/main.d
+
+# The binary, the reward data (found at run time: $$GFNBENCH_DATA, then
+# PREFIX/share/gfnbench/data, then this tree's data/) and the man page.
+install: gfnbench
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/gfnbench/data \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 gfnbench $(DESTDIR)$(PREFIX)/bin/gfnbench
+	cp -R data/. $(DESTDIR)$(PREFIX)/share/gfnbench/data/
+	install -m 644 docs/gfnbench.1 $(DESTDIR)$(PREFIX)/share/man/man1/gfnbench.1

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ksum.h"
 
@@ -21,6 +22,30 @@
 #ifndef GFN_DATA_DIR
 #define GFN_DATA_DIR "data"
 #endif
+#ifndef GFN_SHARE_DATA_DIR
+#define GFN_SHARE_DATA_DIR "/usr/local/share/gfnbench/data"
+#endif
+
+const char *gfn_task_data_dir(const char **source)
+{
+    const char *env = getenv("GFNBENCH_DATA");
+    struct stat st;
+    if (env && env[0]) {
+        if (source)
+            *source = "the environment variable GFNBENCH_DATA";
+        return env;
+    }
+    /* The installed copy first (an installed binary must not depend on its
+     * clone), else the build tree's data/. */
+    if (stat(GFN_SHARE_DATA_DIR, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (source)
+            *source = "the installed share folder";
+        return GFN_SHARE_DATA_DIR;
+    }
+    if (source)
+        *source = "the build tree";
+    return GFN_DATA_DIR;
+}
 
 enum { TASK_KEYS_MAX = 10 };
 
@@ -143,7 +168,7 @@ int gfn_task_open(const char *name, gfn_params *params, gfn_env **out, gfn_error
         return gfn_error_set(err, GFN_EUNKNOWN, "unknown task '%s' (known: %s)", name, names);
     }
     const char *data_dir;
-    int rc = gfn_params_get_string(params, "data_dir", GFN_DATA_DIR, &data_dir, err);
+    int rc = gfn_params_get_string(params, "data_dir", gfn_task_data_dir(NULL), &data_dir, err);
     if (rc != GFN_OK)
         return rc;
     return t->open(t->name, params, data_dir, out, err);
@@ -151,7 +176,9 @@ int gfn_task_open(const char *name, gfn_params *params, gfn_env **out, gfn_error
 
 void gfn_task_list(FILE *f)
 {
-    fprintf(f, "tasks (every task also takes data_dir=%s):\n", GFN_DATA_DIR);
+    const char *source;
+    const char *dir = gfn_task_data_dir(&source);
+    fprintf(f, "tasks (every task also takes data_dir=DIR; default %s, from %s):\n", dir, source);
     char keys[512];
     for (int i = 0; i < N_TASKS; i++) {
         fprintf(f, "  %-10s %s\n  %-10s   %s\n", TASKS[i].name, TASKS[i].summary, "",

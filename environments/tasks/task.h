@@ -24,6 +24,11 @@ int gfn_task_open(const char *name, gfn_params *params, gfn_env **out, gfn_error
 
 /* 1 when name is a registered task. */
 int gfn_task_exists(const char *name);
+/* The reward data folder a task reads when data_dir is not given: the
+ * environment variable GFNBENCH_DATA, else the installed
+ * PREFIX/share/gfnbench/data when it exists, else the build tree's data/.
+ * *source (may be NULL) says which. */
+const char *gfn_task_data_dir(const char **source);
 /* The authors' training settings for task name as "key=value ..." training keys
  * (harness/run/train_keys.h), or NULL when the paper has none (hypergrid, synth,
  * table: the key table's own defaults). */

@@ -2,7 +2,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "build_commit.gen.h"
 #include "commands.h"
+
+#ifndef GFN_BUILD_CFLAGS
+#define GFN_BUILD_CFLAGS "unknown"
+#endif
+#define GFN_VERSION "0.4.0"
 
 typedef struct {
     const char *name;
@@ -28,7 +34,8 @@ static void usage(FILE *f)
                "commands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
-    fprintf(f, "\nRun 'gfnbench COMMAND --help' for the arguments of a command.\n");
+    fprintf(f, "\nRun 'gfnbench COMMAND --help' for the arguments of a command;\n"
+               "'gfnbench --version' for the version, commit and build flags.\n");
 }
 
 int main(int argc, char **argv)
@@ -36,6 +43,11 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("gfnbench %s\ncommit: %s\ncflags: %s\n", GFN_VERSION, GFN_BUILD_COMMIT,
+               GFN_BUILD_CFLAGS);
+        return 0;
     }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {
