@@ -11,6 +11,7 @@
  * must come out finite and > 0, else the row is named), with modes
  * the top mode_top_fraction (0.005) or R >= the mode_percentile-th percentile.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,13 @@ static int first_row_length(const char *path, const char *alphabet, int *n, gfn_
     int rc = GFN_OK, lineno = 0;
     for (;;) {
         lineno++;
+        errno = 0;
         if (getline(&line, &cap, f) < 0) {
+            if (ferror(f)) { /* a folder, or an I/O error: not an "empty file" */
+                rc = gfn_error_set(err, GFN_EIO, "%s: cannot read reward table: %s", path,
+                                   strerror(errno ? errno : EIO));
+                break;
+            }
             rc = gfn_error_set(err, GFN_EFORMAT, "%s:%d: %s, expected rows x<TAB>y", path,
                                lineno, lineno == 1 ? "empty file" : "no data row after the header");
             break;

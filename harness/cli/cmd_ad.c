@@ -45,8 +45,15 @@ static int read_numbers(const char *path, double **vals, size_t *n, gfn_error *e
     int st = GFN_OK;
     *vals = NULL;
     *n = 0;
-    while (getline(&line, &linecap, f) >= 0) {
+    ssize_t got;
+    while ((got = getline(&line, &linecap, f)) >= 0) {
         lineno++;
+        if (strlen(line) != (size_t)got) {
+            /* A NUL would end the text early: "1\0" + "999" must not read as 1. */
+            st = gfn_error_set(err, GFN_EFORMAT, "%s:%ld: a NUL byte in the line (expected "
+                               "text: one number a line)", path, lineno);
+            break;
+        }
         char *hash = strchr(line, '#');
         if (hash)
             *hash = 0;
@@ -81,7 +88,7 @@ static int read_numbers(const char *path, double **vals, size_t *n, gfn_error *e
         (*vals)[(*n)++] = v;
     }
     if (!st && ferror(f))
-        st = gfn_error_set(err, GFN_EIO, "%s: read error", path);
+        st = gfn_error_set(err, GFN_EIO, "%s: read error: %s", path, strerror(errno));
     if (!st && *n == 0)
         st = gfn_error_set(err, GFN_EVALUE,
                            "%s: no numbers (anderson_ksamp needs every sample non-empty)", path);

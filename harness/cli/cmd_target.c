@@ -119,7 +119,7 @@ static int parse_args(int argc, char **argv, gfn_params *p, int *want_dist,
         } else if (argv[i][0] == '-') {
             return gfn_error_set(err, GFN_EUSAGE, "unknown option '%s'", argv[i]);
         } else {
-            int rc = gfn_params_set_arg(p, argv[i], "command line", err);
+            int rc = gfn_params_add_arg(p, argv[i], "command line", err); /* twice: error */
             if (rc)
                 return rc;
         }

@@ -8,11 +8,13 @@
  */
 #include "checkpoint.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fsutil.h"
+#include "params.h"
 
 #define MAGIC "GFNBCKPT"
 #define ENDIAN_MARK 0x01020304u
@@ -161,12 +163,40 @@ int gfn_checkpoint_load(const char *path, gfn_model *m, const char *config, gfn_
             goto done;
         }
     }
+    for (uint32_t s = 0; s < nseg; s++)
+        if (steps[s] < 0) {
+            rc = gfn_error_set(err, GFN_EFORMAT, "%s: segment %u (%s) has %lld Adam steps; "
+                               "expected a count >= 0", path, s, opt->seg[s].name,
+                               (long long)steps[s]);
+            goto done;
+        }
     if (config && (strlen(config) != clen || memcmp(config, r, clen) != 0)) {
-        rc = gfn_error_set(err, GFN_EMISMATCH, "%s: checkpoint was written for another run config: \"%.*s\"",
-                           path, (int)(clen < 200 ? clen : 200), (const char *)r);
+        /* The stored text is shown quoted (escapes for control and non-ASCII bytes),
+         * never echoed raw to a terminal. */
+        char stored[201], shown[1024];
+        size_t k = 0;
+        for (; k < clen && k < sizeof stored - 1 && r[k]; k++)
+            stored[k] = (char)r[k];
+        stored[k] = '\0';
+        rc = gfn_error_set(err, GFN_EMISMATCH, "%s: checkpoint was written for another run "
+                           "config: '%s'", path, gfn_text_quote(shown, sizeof shown, stored, 200));
         goto done;
     }
     r += clen;
+    /* Values are checked before anything is copied, so that m stays unchanged on error:
+     * every parameter and moment finite, second moments >= 0. */
+    static const char *const BLOCK[3] = {"parameter", "Adam first moment", "Adam second moment"};
+    for (int blk = 0; blk < 3; blk++)
+        for (uint64_t i = 0; i < n; i++) {
+            double x;
+            memcpy(&x, r + (blk * n + i) * sizeof(double), sizeof x);
+            if (!isfinite(x) || (blk == 2 && x < 0)) {
+                rc = gfn_error_set(err, GFN_EFORMAT, "%s: %s %llu is %g; expected a finite "
+                                   "number%s", path, BLOCK[blk], (unsigned long long)i, x,
+                                   blk == 2 ? " >= 0" : "");
+                goto done;
+            }
+        }
     get(&r, gfn_model_params(m), n * sizeof(double));
     get(&r, opt->m, n * sizeof(double));
     get(&r, opt->v, n * sizeof(double));

@@ -23,7 +23,8 @@
 int gfn_checkpoint_save(const char *path, gfn_model *m, const char *config, gfn_error *err);
 
 /* Restores m from path.  Errors name the path: GFN_EIO (cannot read), GFN_EFORMAT
- * (not a checkpoint, truncated, checksum mismatch), GFN_EUNSUPPORTED (other version
+ * (not a checkpoint, truncated, checksum mismatch, a negative step count, a parameter
+ * or moment not finite, a second moment < 0), GFN_EUNSUPPORTED (other version
  * or byte order), GFN_EMISMATCH (segment layout differs from m's, or config is not
  * NULL and differs from the stored one).  On error m is unchanged. */
 int gfn_checkpoint_load(const char *path, gfn_model *m, const char *config, gfn_error *err);

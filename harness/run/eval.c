@@ -10,6 +10,7 @@
  */
 #include "eval.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,12 +169,15 @@ typedef struct {
     long line;
     char *buf;
     size_t cap;
+    gfn_error *err;
+    int rc; /* set when reading stopped on a NUL byte or a read error */
 } line_reader;
 
 static int reader_open(line_reader *r, const char *path, gfn_error *err)
 {
     memset(r, 0, sizeof *r);
     r->path = path;
+    r->err = err;
     r->f = fopen(path, "r");
     if (!r->f)
         return gfn_error_set(err, GFN_EIO, "%s: cannot open for reading", path);
@@ -188,14 +192,25 @@ static void reader_close(line_reader *r)
 }
 
 /* Next non-empty line split at tabs into at most n fields; returns the number of
- * fields, 0 at the end of the file. */
+ * fields, 0 at the end of the file or when r->rc is set (a read error, such as a
+ * folder, or a NUL byte: the text after it would be dropped silently). */
 static int reader_next(line_reader *r, char **field, int n)
 {
     for (;;) {
+        errno = 0;
         ssize_t len = getline(&r->buf, &r->cap, r->f);
-        if (len < 0)
+        if (len < 0) {
+            if (ferror(r->f))
+                r->rc = gfn_error_set(r->err, GFN_EIO, "%s: cannot read: %s", r->path,
+                                      strerror(errno ? errno : EIO));
             return 0;
+        }
         r->line++;
+        if (strlen(r->buf) != (size_t)len) {
+            r->rc = gfn_error_set(r->err, GFN_EFORMAT, "%s:%ld: a NUL byte in the line "
+                                  "(expected text)", r->path, r->line);
+            return 0;
+        }
         while (len > 0 && (r->buf[len - 1] == '\n' || r->buf[len - 1] == '\r'))
             r->buf[--len] = '\0';
         if (len == 0)
@@ -337,6 +352,8 @@ static int read_samples(const gfn_env *env, const char *path, sample_list *s, gf
         s->x[s->n] = x;
         s->round[s->n++] = round;
     }
+    if (!rc)
+        rc = r.rc;
     if (!rc && s->n == 0)
         rc = gfn_error_set(err, GFN_EFORMAT, "%s: no samples", path);
     reader_close(&r);
@@ -535,6 +552,8 @@ int gfn_eval_read_logp(const gfn_env *env, const char *path, const gfn_eval_conf
             p_theta[x] = exp(lp);
         }
     }
+    if (!rc)
+        rc = r.rc;
     for (int64_t x = 0; !rc && x < X; x++)
         if (!seen[x]) {
             char buf[256];
@@ -653,6 +672,8 @@ static int read_edges(const gfn_env *env, const char *path, edge_table *e, gfn_e
             e->logp[e->first[g] + j] = lp;
         }
     }
+    if (!rc)
+        rc = r.rc;
     reader_close(&r);
     table_close(&t);
     return rc;
