@@ -4,6 +4,7 @@
 #   make test-reference  a fresh run of experiments/ci_reference.yaml against its committed
 #                   results (results/reference/ci_reference, gfnbench compare); about 15 s
 #   make update-reference  rewrite those committed results from a fresh run
+#   make test-bad   the hostile-input suite alone (tests/bad/run.sh; part of make test)
 #   make sanitize   the suite under AddressSanitizer and UBSan (in build-san/)
 #   make run        the main job: experiments/quick.yaml, tables and figures
 #   make bench      benchmarks (speed is measured here, never in tests)
@@ -42,7 +43,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS_OK := $(BUILD)/.deps-ok
 
-.PHONY: all test test-reference update-reference sanitize run bench clean deps FORCE
+.PHONY: all test test-bad test-reference update-reference sanitize run bench clean deps FORCE
 all: gfnbench
 
 deps: $(DEPS_OK)
@@ -100,8 +101,18 @@ FORCE:
 $(BUILD)/gfnbench_tests: $(TEST_OBJ) $(BUILD)/libgfn.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(PKG_LIBS)
 
-test: $(BUILD)/gfnbench_tests gfnbench
+test: $(BUILD)/gfnbench_tests gfnbench $(BUILD)/ckpt_tool
 	./$(BUILD)/gfnbench_tests
+	sh tests/bad/run.sh $(BUILD)
+
+# The hostile-input suite: tests/bad/cases.tsv run against ./$(BUILD)/gfnbench;
+# checkpoints through $(BUILD)/ckpt_tool (no command of gfnbench loads one).
+test-bad: $(BUILD)/gfnbench $(BUILD)/ckpt_tool
+	sh tests/bad/run.sh $(BUILD)
+
+$(BUILD)/tests/bad/ckpt_tool.o: ALL_CFLAGS += -Itests/fuzz
+$(BUILD)/ckpt_tool: $(BUILD)/tests/bad/ckpt_tool.o $(BUILD)/libgfn.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 test-reference: gfnbench
 	sh tests/reference.sh check
@@ -123,7 +134,8 @@ bench: gfnbench
 clean:
 	rm -rf build build-san gfnbench
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/harness/cli/main.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/harness/cli/main.d \
+  $(BUILD)/tests/bad/ckpt_tool.d
 
 # The binary, the reward data (found at run time: $$GFNBENCH_DATA, then
 # PREFIX/share/gfnbench/data, then this tree's data/) and the man page.
