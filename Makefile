@@ -5,6 +5,8 @@
 #                   results (results/reference/ci_reference, gfnbench compare); about 15 s
 #   make update-reference  rewrite those committed results from a fresh run
 #   make test-bad   the hostile-input suite alone (tests/bad/run.sh; part of make test)
+#   make fuzz       libFuzzer harnesses of tests/fuzz/ (clang; in build-fuzz/), each run
+#                   FUZZ_SECONDS (default 10) on its seed corpus tests/fuzz/corpus/NAME/
 #   make sanitize   the suite under AddressSanitizer and UBSan (in build-san/)
 #   make run        the main job: experiments/quick.yaml, tables and figures
 #   make bench      benchmarks (speed is measured here, never in tests)
@@ -43,7 +45,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS_OK := $(BUILD)/.deps-ok
 
-.PHONY: all test test-bad test-reference update-reference sanitize run bench clean deps FORCE
+.PHONY: all test test-bad fuzz test-reference update-reference sanitize run bench clean deps FORCE
 all: gfnbench
 
 deps: $(DEPS_OK)
@@ -114,6 +116,25 @@ $(BUILD)/tests/bad/ckpt_tool.o: ALL_CFLAGS += -Itests/fuzz
 $(BUILD)/ckpt_tool: $(BUILD)/tests/bad/ckpt_tool.o $(BUILD)/libgfn.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Fuzzing (issue 12): every tests/fuzz/fuzz_NAME.c is a libFuzzer harness, built with
+# Debian's clang (installed here when missing: it is too big for .ci/deps) against a
+# library compiled with -fsanitize=fuzzer-no-link,address,undefined in build-fuzz/.
+FUZZ_SECONDS ?= 10
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	@command -v clang >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "make fuzz: installing clang"; export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq clang >/dev/null || exit 1; \
+	  else echo "make fuzz: needs clang; run:  sudo apt-get install -y clang" >&2; exit 1; fi; }
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+$(BUILD)/tests/fuzz/%.o: ALL_CFLAGS += -Itests/fuzz
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libgfn.a
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
 test-reference: gfnbench
 	sh tests/reference.sh check
 
@@ -132,10 +153,10 @@ bench: gfnbench
 	@sh bench/run.sh
 
 clean:
-	rm -rf build build-san gfnbench
+	rm -rf build build-san build-fuzz gfnbench
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/harness/cli/main.d \
-  $(BUILD)/tests/bad/ckpt_tool.d
+  $(BUILD)/tests/bad/ckpt_tool.d $(wildcard $(BUILD)/tests/fuzz/*.d)
 
 # The binary, the reward data (found at run time: $$GFNBENCH_DATA, then
 # PREFIX/share/gfnbench/data, then this tree's data/) and the man page.
