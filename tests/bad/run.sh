@@ -7,7 +7,8 @@
 # cases.tsv: kind<TAB>arguments<TAB>expected exit code<TAB>expected stderr text; lines
 # starting with '#' are comments.  The arguments are split at spaces, after three
 # substitutions: @B is this folder (absolute), @C a folder of checkpoints written by
-# `BUILD/ckpt_tool forge` (hostile variants of one valid file), @@ a literal '@'.  Kind
+# `BUILD/ckpt_tool forge` (hostile variants of one valid file), @G a folder of large
+# inputs generated here (too big to commit), @@ a literal '@'.  Kind
 # ckpt runs BUILD/ckpt_tool (no command of gfnbench loads a checkpoint); every other kind
 # (spec, train, table, ad, cli) runs BUILD/gfnbench.
 #
@@ -30,6 +31,23 @@ W=$(mktemp -d /tmp/gfn_bad_XXXXXX) || exit 2
 trap 'rm -rf "$W"' EXIT INT TERM
 CK=$W/ckpt
 mkdir "$CK" && "$T" forge "$CK" || { echo "tests/bad/run.sh: ckpt_tool forge failed" >&2; exit 2; }
+
+# Large inputs (issue 12: 200k keys, 100k-deep nesting), written here rather than committed.
+GEN=$W/gen
+mkdir "$GEN"
+HEAD='name: t
+task: {name: hypergrid, dim: 2, side: 3}
+seeds: [0]
+rounds: 2
+variants:
+  - {name: tb, objective: tb}'
+{ echo "$HEAD"; echo "defaults:"; awk 'BEGIN { for (i = 0; i < 200000; i++) printf "  k%d: 1\n", i }'; } \
+    > "$GEN/keys_200k.yaml"
+{ echo "$HEAD"; awk 'BEGIN { printf "x: "; for (i = 0; i < 100000; i++) printf "["
+                             for (i = 0; i < 100000; i++) printf "]"; print "" }'; } \
+    > "$GEN/nesting_100k.yaml"
+{ echo "$HEAD"; echo "defaults:"; awk 'BEGIN { for (i = 0; i < 20000; i++) printf "  hidden: %d\n", i + 1 }'; } \
+    > "$GEN/duplicates_20k.yaml"
 
 # Controls: valid inputs of each kind must be accepted.
 controls_bad=0
@@ -56,7 +74,7 @@ while IFS="$TAB" read -r kind args want text; do
     case $kind in ''|'#'*) continue ;; esac
     tried=$((tried + 1))
     # @B, @C, @@; then split at spaces (no globbing).
-    a=$(printf '%s' "$args" | sed -e "s|@@|\x01|g" -e "s|@B|$HERE|g" -e "s|@C|$CK|g" -e "s|\x01|@|g")
+    a=$(printf '%s' "$args" | sed -e "s|@@|\x01|g" -e "s|@B|$HERE|g" -e "s|@C|$CK|g" -e "s|@G|$GEN|g" -e "s|\x01|@|g")
     prog=$G
     [ "$kind" = ckpt ] && prog=$T
     d=$W/case
