@@ -233,6 +233,79 @@ static void test_many_keys(void)
     gfn_strbuf_close(&b);
 }
 
+/* Command-line overrides and sweeps; the effective spec written as YAML loads
+ * back to the same run configurations. */
+static void test_overrides(void)
+{
+    gfn_error err;
+    const char *path = write_spec("o.yaml", FULL);
+    gfn_spec *s = gfn_spec_load(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    int nv = s->n_variants;
+    char *args[] = {"rounds=40", "seeds=3,5", "hidden=24", "lr_policy=1e-3,1e-2", NULL};
+    CU_ASSERT_EQUAL_FATAL(gfn_spec_override(s, 4, args, &err), GFN_OK);
+    CU_ASSERT_EQUAL(s->rounds, 40);
+    CU_ASSERT_EQUAL(s->n_seeds, 2);
+    CU_ASSERT_EQUAL(s->seeds[1], 5);
+    CU_ASSERT_EQUAL(s->n_variants, 2 * nv);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s->description, "Overrides: rounds=40 seeds=3,5 hidden=24 "
+                                                  "lr_policy=1e-3,1e-2."));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s->variants[1].name, "_lr_policy1e-2"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s->variants[0].name, "_lr_policy1e-3"));
+    gfn_params cfg;
+    gfn_params_init(&cfg);
+    CU_ASSERT_EQUAL(gfn_spec_run_config(s, 1, 1, &cfg, &err), GFN_OK);
+    CU_ASSERT_STRING_EQUAL(gfn_params_find(&cfg, "hidden")->val, "24");
+    CU_ASSERT_STRING_EQUAL(gfn_params_find(&cfg, "lr_policy")->val, "1e-2");
+    CU_ASSERT_STRING_EQUAL(gfn_params_find(&cfg, "seed")->val, "5");
+    /* the effective spec loads back to the same configurations */
+    char yaml[300];
+    snprintf(yaml, sizeof yaml, "%s/effective.yaml", tmp_dir);
+    CU_ASSERT_EQUAL_FATAL(gfn_spec_write_yaml(s, yaml, &err), GFN_OK);
+    gfn_spec *back = gfn_spec_load(yaml, &err);
+    if (!back)
+        printf("\n  %s\n", err.msg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+    CU_ASSERT_EQUAL(back->n_variants, s->n_variants);
+    CU_ASSERT_STRING_EQUAL(back->description, s->description);
+    for (int v = 0; v < s->n_variants; v++) {
+        gfn_params a, b;
+        gfn_params_init(&a);
+        gfn_params_init(&b);
+        gfn_spec_run_config(s, v, 0, &a, &err);
+        gfn_spec_run_config(back, v, 0, &b, &err);
+        CU_ASSERT_EQUAL(a.n, b.n);
+        for (int i = 0; i < a.n && i < b.n; i++) {
+            const gfn_param *q = gfn_params_find(&b, a.items[i].key);
+            CU_ASSERT(q && strcmp(q->val, a.items[i].val) == 0);
+        }
+        gfn_params_close(&a);
+        gfn_params_close(&b);
+    }
+    gfn_spec_free(back);
+    gfn_params_close(&cfg);
+    /* one variant; errors name the argument */
+    char *one[] = {NULL, NULL};
+    char arg[128];
+    snprintf(arg, sizeof arg, "%s.epsilon=0.5", s->variants[0].name);
+    one[0] = arg;
+    CU_ASSERT_EQUAL(gfn_spec_override(s, 1, one, &err), GFN_OK);
+    CU_ASSERT_STRING_EQUAL(gfn_params_find(&s->variants[0].overrides, "epsilon")->val, "0.5");
+    CU_ASSERT_PTR_NULL(gfn_params_find(&s->variants[1].overrides, "epsilon"));
+    char *bad[][2] = {{"rounds=abc", NULL}, {"nosuch.hidden=3", NULL}, {"seeds=1,1", NULL},
+                      {"justaword", NULL}, {"task=bag", NULL}};
+    const char *want[] = {"'rounds=abc'", "no variant 'nosuch'", "seed 1 twice",
+                          "expected key=value", "the task is the spec's"};
+    for (int i = 0; i < 5; i++) {
+        CU_ASSERT_NOT_EQUAL(gfn_spec_override(s, 1, bad[i], &err), GFN_OK);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want[i]));
+    }
+    char *twice[] = {"rounds=3", "rounds=4"};
+    CU_ASSERT_EQUAL(gfn_spec_override(s, 2, twice, &err), GFN_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "given twice"));
+    gfn_spec_free(s);
+}
+
 static void test_missing_file(void)
 {
     gfn_error err;
@@ -305,6 +378,7 @@ void gfn_test_suite_spec(void)
     CU_add_test(s, "defaults when omitted", test_defaults_when_omitted);
     CU_add_test(s, "errors name file:line:col", test_errors_name_position);
     CU_add_test(s, "missing file", test_missing_file);
+    CU_add_test(s, "command-line overrides, sweeps, effective spec", test_overrides);
     CU_add_test(s, "20k keys: linear loading, duplicates found", test_many_keys);
     CU_add_test(s, "metric names", test_metric_names);
     CU_add_test(s, "shipped experiments load and validate", test_shipped_experiments);

@@ -10,7 +10,9 @@
 static void report_usage(FILE *f)
 {
     fprintf(f,
-            "usage: gfnbench report SPEC.yaml [--out DIR] [--plots DIR] [--no-gnuplot] [--markdown]\n\n"
+            "usage: gfnbench report SPEC.yaml [key=value ...] [--out DIR] [--plots DIR]\n"
+            "                                 [--no-gnuplot] [--markdown]\n\n"
+            "key=value: the overrides the experiment was run with (gfnbench run --help).\n"
             "Reads DIR/<experiment>/<variant>/seed<k>/ (default DIR: results) and writes\n"
             "DIR/<experiment>/summary.md and summary.csv (mean and sample std over seeds,\n"
             "and the paper's format beside the paper's values), paper_table.md (that\n"
@@ -33,6 +35,8 @@ int gfn_cmd_report(int argc, char **argv)
     }
     gfn_report_opts o = {NULL, NULL, 1, stdout, NULL};
     const char *path = NULL;
+    char *over[256];
+    int n_over = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             o.results_dir = argv[++i];
@@ -46,6 +50,8 @@ int gfn_cmd_report(int argc, char **argv)
         }
         else if (argv[i][0] != '-' && !path)
             path = argv[i];
+        else if (argv[i][0] != '-' && strchr(argv[i], '=') && n_over < 256)
+            over[n_over++] = argv[i];
         else {
             fprintf(stderr, "gfnbench report: unexpected argument '%s' (see --help)\n", argv[i]);
             return 2;
@@ -60,6 +66,11 @@ int gfn_cmd_report(int argc, char **argv)
     if (!s) {
         fprintf(stderr, "gfnbench report: %s\n", err.msg);
         return 1;
+    }
+    if (gfn_spec_override(s, n_over, over, &err) != GFN_OK) {
+        fprintf(stderr, "gfnbench report: %s\n", err.msg);
+        gfn_spec_free(s);
+        return 2;
     }
     int rc = gfn_report_write(s, &o, &err);
     if (rc)

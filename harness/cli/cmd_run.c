@@ -13,8 +13,9 @@
 static void run_usage(FILE *f)
 {
     fprintf(f,
-            "usage: gfnbench run SPEC.yaml [--jobs N] [--only PATTERN] [--resume] [--force]\n"
-            "                              [--out DIR] [--plots DIR] [--no-report]\n"
+            "usage: gfnbench run SPEC.yaml [key=value ...] [--jobs N] [--only PATTERN]\n"
+            "                              [--resume] [--force] [--out DIR] [--plots DIR]\n"
+            "                              [--no-report]\n"
             "                              [--list] [--index K] [--shard I/N]\n\n"
             "Runs every (variant, seed) pair of the experiment SPEC.yaml in parallel child\n"
             "processes, each into DIR/<experiment>/<variant>/seed<k>/ (metrics.tsv,\n"
@@ -36,6 +37,12 @@ static void run_usage(FILE *f)
             "                  variant by variant, seed by seed)\n"
             "  --shard I/N     only the runs whose index modulo N is I-1 (1 <= I <= N): N\n"
             "                  shards are disjoint and together cover the experiment\n\n"
+            "Overrides after the spec: rounds=N, seeds=0,1, name=NEW (the results folder),\n"
+            "key=value (a task or training key for every variant), VARIANT.key=value (one\n"
+            "variant), key=v1,v2 (a sweep: every variant once per value, named\n"
+            "VARIANT_keyv1); the description says which, and DIR/<experiment>/\n"
+            "effective_spec.yaml records the spec that was run.  Give `report` the same\n"
+            "overrides.\n\n"
             "SIGINT or SIGTERM stops every run (each gets SIGTERM), says what finished and\n"
             "how to continue, and exits with status 130.\n\n"
             "A whole run locks DIR/<experiment>/run.lock: a second run into the same folder\n"
@@ -90,7 +97,8 @@ int gfn_cmd_run(int argc, char **argv)
     o.check_task = gfn_train_check_task;
     o.log = stdout;
     const char *path = NULL, *plots = NULL;
-    int report = 1, list = 0;
+    int report = 1, list = 0, n_over = 0;
+    char *over[256];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_val = i + 1 < argc;
@@ -128,6 +136,8 @@ int gfn_cmd_run(int argc, char **argv)
             report = 0;
         } else if (a[0] != '-' && !path) {
             path = a;
+        } else if (a[0] != '-' && strchr(a, '=') && n_over < 256) {
+            over[n_over++] = argv[i];
         } else {
             fprintf(stderr, "gfnbench run: unexpected argument '%s' (see gfnbench run --help)\n",
                     a);
@@ -144,6 +154,11 @@ int gfn_cmd_run(int argc, char **argv)
         fprintf(stderr, "gfnbench run: %s\n", err.msg);
         return 1;
     }
+    if (gfn_spec_override(s, n_over, over, &err) != GFN_OK) {
+        fprintf(stderr, "gfnbench run: %s\n", err.msg);
+        gfn_spec_free(s);
+        return 2;
+    }
     if (list) {
         int lrc = gfn_runner_list(s, &o, stdout, &err);
         if (lrc)
@@ -156,6 +171,15 @@ int gfn_cmd_run(int argc, char **argv)
     gfn_runner_stats st;
     int rc = gfn_runner_run(s, &o, &st, &err);
     int ran_any = rc == GFN_OK || rc == GFN_ECHILD;
+    if (ran_any || rc == GFN_EINTERRUPTED) {
+        /* What was run, overrides applied, beside the results. */
+        char spath[4200];
+        gfn_error werr;
+        snprintf(spath, sizeof spath, "%s/%s/effective_spec.yaml", o.out_dir ? o.out_dir : "results",
+                 s->name);
+        if (gfn_spec_write_yaml(s, spath, &werr) != GFN_OK)
+            fprintf(stderr, "gfnbench run: %s\n", werr.msg);
+    }
     if (rc)
         fprintf(stderr, "gfnbench run: %s\n", err.msg);
     if (ran_any && report) {

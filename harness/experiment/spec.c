@@ -8,6 +8,7 @@
  */
 #include "spec.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -778,5 +779,269 @@ int gfn_spec_run_config(const gfn_spec *s, int variant, int seed_index, gfn_para
         snprintf(num, sizeof num, "%ld", s->rounds);
         rc = gfn_params_set(out, "rounds", num, s->rounds_where, err);
     }
+    return rc;
+}
+
+/* ---- command-line overrides and sweeps ---- */
+
+/* A name-safe copy of text: characters outside [A-Za-z0-9_.+-] become '_'. */
+static void name_safe(const char *text, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (const char *c = text; *c && k + 1 < cap; c++)
+        out[k++] = (isalnum((unsigned char)*c) || strchr("_.+-", *c)) ? *c : '_';
+    out[k] = 0;
+}
+
+static int parse_seed_list(gfn_spec *s, const char *val, const char *arg, gfn_error *err)
+{
+    long *seeds = calloc(strlen(val) / 2 + 2, sizeof *seeds);
+    if (!seeds)
+        return gfn_error_set(err, GFN_ENOMEM, "out of memory reading %s", arg);
+    int n = 0;
+    char buf[GFN_PARAM_VAL_MAX], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", val);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int64_t v;
+        if (gfn_parse_i64(t, 0, 4294967295LL, &v) != GFN_OK) {
+            free(seeds);
+            return gfn_error_set(err, GFN_EUSAGE, "command line '%s': expected seeds as "
+                                 "integers in [0, 4294967295] separated by commas, got '%s'",
+                                 arg, t);
+        }
+        for (int j = 0; j < n; j++)
+            if (seeds[j] == v) {
+                free(seeds);
+                return gfn_error_set(err, GFN_EUSAGE, "command line '%s': seed %lld twice",
+                                     arg, (long long)v);
+            }
+        seeds[n++] = (long)v;
+    }
+    if (n == 0) {
+        free(seeds);
+        return gfn_error_set(err, GFN_EUSAGE, "command line '%s': expected at least one seed",
+                             arg);
+    }
+    free(s->seeds);
+    s->seeds = seeds;
+    s->n_seeds = n;
+    snprintf(s->seeds_where, sizeof s->seeds_where, "command line '%s'", arg);
+    return GFN_OK;
+}
+
+/* Adds the variants of one sweep key: every existing variant times every value. */
+static int sweep(gfn_spec *s, const char *key, const char *values, const char *arg,
+                 gfn_error *err)
+{
+    char buf[GFN_PARAM_VAL_MAX], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", values);
+    int n_vals = 0;
+    char *vals[64];
+    for (char *t = strtok_r(buf, ",", &save); t && n_vals < 64; t = strtok_r(NULL, ",", &save))
+        vals[n_vals++] = t;
+    if (n_vals == 0 || strtok_r(NULL, ",", &save))
+        return gfn_error_set(err, GFN_EUSAGE, "command line '%s': expected 1 to 64 values "
+                             "separated by commas", arg);
+    int n_new = s->n_variants * n_vals;
+    gfn_spec_variant *nv = calloc((size_t)n_new, sizeof *nv);
+    if (!nv)
+        return gfn_error_set(err, GFN_ENOMEM, "out of memory for the sweep %s", arg);
+    int rc = GFN_OK, k = 0;
+    for (int v = 0; v < s->n_variants && rc == GFN_OK; v++)
+        for (int j = 0; j < n_vals && rc == GFN_OK; j++, k++) {
+            gfn_spec_variant *d = &nv[k];
+            *d = s->variants[v];
+            gfn_params_init(&d->overrides);
+            rc = gfn_params_copy(&d->overrides, &s->variants[v].overrides);
+            if (rc == GFN_OK)
+                rc = gfn_params_set(&d->overrides, key, vals[j], "command line", err);
+            char safe[GFN_PARAM_VAL_MAX];
+            name_safe(vals[j], safe, sizeof safe);
+            if (n_vals > 1 && rc == GFN_OK) {
+                int len = snprintf(d->name, sizeof d->name, "%s_%s%s", s->variants[v].name, key,
+                                   safe);
+                if (len < 0 || (size_t)len >= sizeof d->name)
+                    rc = gfn_error_set(err, GFN_EUSAGE, "command line '%s': variant name "
+                                       "'%s_%s%s' longer than %d characters", arg,
+                                       s->variants[v].name, key, safe, GFN_SPEC_NAME_MAX - 1);
+            }
+        }
+    if (rc) {
+        for (int i = 0; i < k; i++)
+            gfn_params_close(&nv[i].overrides);
+        free(nv);
+        return rc;
+    }
+    for (int v = 0; v < s->n_variants; v++)
+        gfn_params_close(&s->variants[v].overrides);
+    free(s->variants);
+    s->variants = nv;
+    s->n_variants = n_new;
+    return GFN_OK;
+}
+
+int gfn_spec_override(gfn_spec *s, int argc, char **argv, gfn_error *err)
+{
+    gfn_strbuf note;
+    gfn_strbuf_init(&note);
+    int rc = GFN_OK;
+    for (int i = 0; i < argc && rc == GFN_OK; i++) {
+        const char *arg = argv[i], *eq = strchr(arg, '=');
+        if (!eq || eq == arg || !eq[1]) {
+            rc = gfn_error_set(err, GFN_EUSAGE, "command line '%s': expected key=value, "
+                               "VARIANT.key=value or key=v1,v2 (a sweep)", arg);
+            break;
+        }
+        for (int j = 0; j < i; j++) {
+            const char *e2 = strchr(argv[j], '=');
+            if (e2 && e2 - argv[j] == eq - arg && strncmp(argv[j], arg, (size_t)(eq - arg)) == 0)
+                rc = gfn_error_set(err, GFN_EUSAGE, "command line: key '%.*s' given twice "
+                                   "('%s', then '%s')", (int)(eq - arg), arg, argv[j], arg);
+        }
+        if (rc)
+            break;
+        char key[GFN_PARAM_KEY_MAX + GFN_SPEC_NAME_MAX];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - arg), arg);
+        const char *val = eq + 1, *dot = strchr(key, '.');
+        gfn_strbuf_printf(&note, "%s%s", note.len ? " " : "", arg);
+        if (strcmp(key, "rounds") == 0) {
+            int64_t r;
+            if (gfn_parse_i64(val, 1, 1000000000000LL, &r) != GFN_OK)
+                rc = gfn_error_set(err, GFN_EUSAGE, "command line '%s': expected an integer "
+                                   "number of rounds in [1, 1000000000000]", arg);
+            else {
+                s->rounds = (long)r;
+                snprintf(s->rounds_where, sizeof s->rounds_where, "command line '%s'", arg);
+            }
+        } else if (strcmp(key, "seeds") == 0 || strcmp(key, "seed") == 0) {
+            rc = parse_seed_list(s, val, arg, err);
+        } else if (strcmp(key, "name") == 0) {
+            char safe[GFN_SPEC_NAME_MAX];
+            name_safe(val, safe, sizeof safe);
+            if (strcmp(safe, val) != 0 || val[0] == '.' || strlen(val) >= GFN_SPEC_NAME_MAX)
+                rc = gfn_error_set(err, GFN_EUSAGE, "command line '%s': expected a name made of "
+                                   "letters, digits and _ - . +", arg);
+            else
+                snprintf(s->name, sizeof s->name, "%s", val);
+        } else if (strcmp(key, "task") == 0) {
+            rc = gfn_error_set(err, GFN_EUSAGE, "command line '%s': the task is the spec's "
+                               "(write another spec for another task)", arg);
+        } else if (dot) {
+            *(char *)dot = '\0';
+            int v = gfn_spec_find_variant(s, key);
+            if (v < 0)
+                rc = gfn_error_set(err, GFN_EUNKNOWN, "command line '%s': no variant '%s' in %s",
+                                   arg, key, s->path);
+            else if (strchr(val, ','))
+                rc = gfn_error_set(err, GFN_EUSAGE, "command line '%s': sweeps apply to every "
+                                   "variant (drop '%s.')", arg, key);
+            else
+                rc = gfn_params_set(&s->variants[v].overrides, dot + 1, val, "command line", err);
+        } else if (strchr(val, ',')) {
+            rc = sweep(s, key, val, arg, err);
+        } else {
+            for (int v = 0; v < s->n_variants && rc == GFN_OK; v++)
+                rc = gfn_params_set(&s->variants[v].overrides, key, val, "command line", err);
+        }
+    }
+    for (int v = 0; v < s->n_variants && rc == GFN_OK; v++)
+        for (int w = 0; w < v && rc == GFN_OK; w++)
+            if (strcmp(s->variants[v].name, s->variants[w].name) == 0)
+                rc = gfn_error_set(err, GFN_EUSAGE, "command line: the sweep makes two "
+                                   "variants named '%s' (values that differ only in "
+                                   "characters outside A-Za-z0-9_.+-)", s->variants[v].name);
+    if (rc == GFN_OK && note.len) {
+        size_t len = strlen(s->description);
+        snprintf(s->description + len, sizeof s->description - len, "%sOverrides: %s.",
+                 len ? " " : "", note.data);
+    }
+    gfn_strbuf_close(&note);
+    return rc;
+}
+
+/* YAML scalar: plain when safe, else double-quoted with escapes. */
+static void yaml_scalar(gfn_strbuf *b, const char *v)
+{
+    int plain = v[0] != '\0';
+    for (const char *c = v; *c && plain; c++)
+        plain = isalnum((unsigned char)*c) || strchr("_.+-/", *c);
+    if (plain) {
+        gfn_strbuf_printf(b, "%s", v);
+        return;
+    }
+    gfn_strbuf_printf(b, "\"");
+    for (const char *c = v; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            gfn_strbuf_printf(b, "\\%c", *c);
+        else if ((unsigned char)*c < 0x20)
+            gfn_strbuf_printf(b, "\\x%02x", (unsigned char)*c);
+        else
+            gfn_strbuf_printf(b, "%c", *c);
+    }
+    gfn_strbuf_printf(b, "\"");
+}
+
+static void yaml_map(gfn_strbuf *b, const gfn_params *p, int skip_first)
+{
+    gfn_strbuf_printf(b, "{");
+    for (int i = skip_first; i < p->n; i++) {
+        gfn_strbuf_printf(b, "%s%s: ", i > skip_first ? ", " : "", p->items[i].key);
+        yaml_scalar(b, p->items[i].val);
+    }
+    gfn_strbuf_printf(b, "}");
+}
+
+int gfn_spec_write_yaml(const gfn_spec *s, const char *path, gfn_error *err)
+{
+    gfn_strbuf b;
+    gfn_strbuf_init(&b);
+    gfn_strbuf_printf(&b, "# The effective spec of this experiment: %s with its command-line "
+                          "overrides.\nname: %s\ndescription: ", s->path, s->name);
+    yaml_scalar(&b, s->description);
+    const gfn_param *t = gfn_params_find(&s->task, "task");
+    gfn_strbuf_printf(&b, "\ntask: {name: %s", t ? t->val : "?");
+    for (int i = 0; i < s->task.n; i++)
+        if (strcmp(s->task.items[i].key, "task") != 0) {
+            gfn_strbuf_printf(&b, ", %s: ", s->task.items[i].key);
+            yaml_scalar(&b, s->task.items[i].val);
+        }
+    gfn_strbuf_printf(&b, "}\nseeds: [");
+    for (int k = 0; k < s->n_seeds; k++)
+        gfn_strbuf_printf(&b, "%s%ld", k ? ", " : "", s->seeds[k]);
+    gfn_strbuf_printf(&b, "]\nrounds: %ld\n", s->rounds);
+    if (s->defaults.n) {
+        gfn_strbuf_printf(&b, "defaults: ");
+        yaml_map(&b, &s->defaults, 0);
+        gfn_strbuf_printf(&b, "\n");
+    }
+    if (s->evaluation.n) {
+        gfn_strbuf_printf(&b, "evaluation: ");
+        yaml_map(&b, &s->evaluation, 0);
+        gfn_strbuf_printf(&b, "\n");
+    }
+    gfn_strbuf_printf(&b, "variants:\n");
+    for (int v = 0; v < s->n_variants; v++) {
+        gfn_strbuf_printf(&b, "  - {name: %s", s->variants[v].name);
+        for (int i = 0; i < s->variants[v].overrides.n; i++) {
+            gfn_strbuf_printf(&b, ", %s: ", s->variants[v].overrides.items[i].key);
+            yaml_scalar(&b, s->variants[v].overrides.items[i].val);
+        }
+        if (s->variants[v].paper[0]) {
+            gfn_strbuf_printf(&b, ", paper: ");
+            yaml_scalar(&b, s->variants[v].paper);
+        }
+        gfn_strbuf_printf(&b, "}\n");
+    }
+    gfn_strbuf_printf(&b, "summary: [");
+    for (int m = 0; m < s->n_metrics; m++)
+        gfn_strbuf_printf(&b, "%s%s", m ? ", " : "", s->metrics[m]);
+    gfn_strbuf_printf(&b, "]\nfigures:\n  curves: [");
+    for (int m = 0; m < s->n_curves; m++)
+        gfn_strbuf_printf(&b, "%s%s", m ? ", " : "", s->curves[m]);
+    gfn_strbuf_printf(&b, "]\n  x: [%s%s%s]\n  scatter: %s\n", s->x_rounds ? "rounds" : "",
+                      s->x_rounds && s->x_trajectories ? ", " : "",
+                      s->x_trajectories ? "trajectories" : "", s->scatter ? "true" : "false");
+    int rc = gfn_strbuf_write(&b, path, err);
+    gfn_strbuf_close(&b);
     return rc;
 }

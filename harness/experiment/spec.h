@@ -39,7 +39,8 @@ typedef struct {
     char paper[GFN_SPEC_PAPER_MAX];    /* the paper's value, "" when not given */
 } gfn_spec_variant;
 
-/* Read-only after gfn_spec_load; the runner and the report only read it. */
+/* Read-only after gfn_spec_load (and gfn_spec_override); the runner and the
+ * report only read it. */
 typedef struct {
     char path[1024];
     char name[GFN_SPEC_NAME_MAX];
@@ -71,6 +72,19 @@ void gfn_spec_free(gfn_spec *s);
  * out must be initialised; its content is replaced. */
 int gfn_spec_run_config(const gfn_spec *s, int variant, int seed_index, gfn_params *out,
                         gfn_error *err);
+
+/* Applies command-line overrides (`gfnbench run SPEC key=value ...`), in order:
+ *   rounds=N, seeds=0,1 (or seed=3), name=NEW (the results folder);
+ *   key=value: a task or training key for every variant (it wins over the spec);
+ *   VARIANT.key=value: for that variant only;
+ *   key=v1,v2,...: a sweep: every variant once per value, named VARIANT_keyv1 ...
+ * The description gains "Overrides: ..." so that tables say what changed.  A bad
+ * argument is GFN_EUSAGE (GFN_EUNKNOWN for an unknown variant) naming it; keys and
+ * values themselves are checked by the trainer's validation like the spec's. */
+int gfn_spec_override(gfn_spec *s, int argc, char **argv, gfn_error *err);
+
+/* Writes s as a YAML spec (the effective spec after overrides) to path. */
+int gfn_spec_write_yaml(const gfn_spec *s, const char *path, gfn_error *err);
 
 /* Index of the variant called name, or -1. */
 int gfn_spec_find_variant(const gfn_spec *s, const char *name);
