@@ -224,7 +224,7 @@ static void test_stale_config(void)
 static void test_diverged(void)
 {
     gfn_spec *s = load("div.yaml", "name: exp\ntask: {name: fake}\nseeds: [0, 1]\nrounds: 100\n"
-                                   "variants:\n  - {name: tb, objective: tb}\n"
+                                   "variants:\n  - {name: tb, objective: tb, paper: \"a | b\"}\n"
                                    "  - {name: wild, objective: diverge}\n");
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     char out[128];
@@ -249,6 +249,7 @@ static void test_diverged(void)
     char *md = slurp(out, "", "summary.md");
     CU_ASSERT_PTR_NOT_NULL_FATAL(md);
     CU_ASSERT_PTR_NOT_NULL(strstr(md, "| wild | 0/2 (2 diverged) |"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, " | a \\| b |\n")); /* a '|' in paper: escaped */
     free(md);
     gfn_spec_free(s);
 }

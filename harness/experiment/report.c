@@ -336,6 +336,17 @@ static void task_line(const gfn_spec *s, gfn_strbuf *b)
     gfn_strbuf_printf(b, "%s", s->task.n > 1 ? ")" : "");
 }
 
+/* Text in a Markdown table cell: '|' escaped, newlines as spaces. */
+static void md_cell(gfn_strbuf *b, const char *text)
+{
+    for (const char *c = text; *c; c++) {
+        if (*c == '|')
+            gfn_strbuf_printf(b, "\\|");
+        else
+            gfn_strbuf_printf(b, "%c", *c == '\n' || *c == '\r' ? ' ' : *c);
+    }
+}
+
 /* The paper-format table alone (summary.md's last section, paper_table.md and
  * `report --markdown`): seeds finished, ours, the paper's value. */
 static void paper_table(const gfn_spec *s, const variant_results *res, gfn_strbuf *b)
@@ -344,8 +355,9 @@ static void paper_table(const gfn_spec *s, const variant_results *res, gfn_strbu
     for (int v = 0; v < s->n_variants; v++) {
         char ours[128];
         paper_cell(s, &res[v], ours, sizeof ours);
-        gfn_strbuf_printf(b, "| %s | %d | %s | %s |\n", s->variants[v].name, res[v].ok, ours,
-                          s->variants[v].paper[0] ? s->variants[v].paper : "-");
+        gfn_strbuf_printf(b, "| %s | %d | %s | ", s->variants[v].name, res[v].ok, ours);
+        md_cell(b, s->variants[v].paper[0] ? s->variants[v].paper : "-");
+        gfn_strbuf_printf(b, " |\n");
     }
 }
 
