@@ -17,6 +17,8 @@ int gfn_cmd_report(int argc, char **argv);
 int gfn_cmd_list(int argc, char **argv);
 int gfn_cmd_eval(int argc, char **argv);
 int gfn_cmd_compare(int argc, char **argv);
+int gfn_cmd_status(int argc, char **argv);
+int gfn_cmd_slurm(int argc, char **argv);
 
 /* True when argv[1..] contains -h or --help. */
 int gfn_cmd_wants_help(int argc, char **argv);

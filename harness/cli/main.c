@@ -24,6 +24,8 @@ static const command COMMANDS[] = {
     {"run", gfn_cmd_run, "run an experiment spec (YAML): every variant and seed, then report"},
     {"report", gfn_cmd_report, "summary tables and figures of an experiment's results"},
     {"compare", gfn_cmd_compare, "does a new run of an experiment agree with a reference? (Welch)"},
+    {"status", gfn_cmd_status, "how far an experiment's runs have got: done, partial, todo, failed"},
+    {"slurm", gfn_cmd_slurm, "sbatch scripts (job array + report job) for a Slurm cluster; --submit"},
     {"list", gfn_cmd_list, "tasks, objectives, policies and replay choices with their defaults"},
 };
 
