@@ -7,6 +7,8 @@
 #   make test-bad   the hostile-input suite alone (tests/bad/run.sh; part of make test)
 #   make fuzz       libFuzzer harnesses of tests/fuzz/ (clang; in build-fuzz/), each run
 #                   FUZZ_SECONDS (default 10) on its seed corpus tests/fuzz/corpus/NAME/
+#   make test-slurm gfnbench slurm on a one-node Slurm cluster started here (tests/slurm/run.sh:
+#                   installs slurm-wlm and munge when missing; root; about 1.5 min)
 #   make sanitize   the suite under AddressSanitizer and UBSan (in build-san/)
 #   make run        the main job: experiments/quick.yaml, tables and figures
 #   make bench      benchmarks (speed is measured here, never in tests)
@@ -45,7 +47,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS_OK := $(BUILD)/.deps-ok
 
-.PHONY: all test test-bad fuzz test-reference update-reference sanitize run bench clean deps FORCE
+.PHONY: all test test-bad fuzz test-reference test-slurm update-reference sanitize run bench clean deps FORCE
 all: gfnbench
 
 deps: $(DEPS_OK)
@@ -137,6 +139,9 @@ $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libgfn.a
 
 test-reference: gfnbench
 	sh tests/reference.sh check
+
+test-slurm: gfnbench
+	bash tests/slurm/run.sh
 
 update-reference: gfnbench
 	sh tests/reference.sh update
