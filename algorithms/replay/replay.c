@@ -249,7 +249,7 @@ static int32_t select_kth(const gfn_replay *r, int64_t k)
 }
 
 /* Number of x whose reward is < v (strict) or <= v (!strict), by binary search. */
-static int64_t count_below(const gfn_replay *r, double v, int strict)
+int64_t gfn_replay_count_below(const gfn_replay *r, double v, int strict)
 {
     const int32_t *runs[2] = {r->big, r->recent};
     int64_t lens[2] = {r->n_big, r->n_recent}, total = 0;
@@ -283,63 +283,13 @@ double gfn_replay_percentile(const gfn_replay *r, double q)
     return g >= 0.5 ? b - d * (1.0 - g) : a + d * g;
 }
 
-int gfn_replay_draw_uniform(const gfn_replay *r, gsl_rng *rng, int B, int64_t *ranks)
+int64_t gfn_replay_rank_by_reward(const gfn_replay *r, int64_t k)
 {
-    if (r->n == 0)
-        return 0;
-    for (int k = 0; k < B; k++)
-        ranks[k] = r->rank[gsl_rng_uniform_int(rng, (unsigned long)r->n)];
-    return B;
+    return r->rank[select_kth(r, k)];
 }
 
-int gfn_replay_draw_prt(const gfn_replay *r, gsl_rng *rng, int B, int64_t *ranks)
+int64_t gfn_replay_rank_at(const gfn_replay *r, int64_t i)
 {
-    if (r->n < GFN_REPLAY_PRT_MIN)
-        return 0;
-    double thr = gfn_replay_percentile(r, 90.0);
-    /* High set: positions [n_lt, n) of the sorted order; low set: [0, n_le).  The
-     * threshold lies between two buffer rewards, so both sets are non-empty. */
-    int64_t n_lt = count_below(r, thr, 1), n_le = count_below(r, thr, 0);
-    GFN_ASSERT_CMP(n_lt, <, r->n);
-    GFN_ASSERT_CMP(n_le, >, 0);
-    int n_high = (B + 1) / 2;
-    for (int k = 0; k < B; k++) {
-        int64_t pos = k < n_high
-                          ? n_lt + (int64_t)gsl_rng_uniform_int(rng, (unsigned long)(r->n - n_lt))
-                          : (int64_t)gsl_rng_uniform_int(rng, (unsigned long)n_le);
-        ranks[k] = r->rank[select_kth(r, pos)];
-    }
-    return B;
-}
-
-int gfn_replay_draw(const gfn_replay *r, gfn_replay_mode mode, gsl_rng *rng, int B,
-                    int64_t *ranks)
-{
-    switch (mode) {
-    case GFN_REPLAY_UNIFORM:
-        return gfn_replay_draw_uniform(r, rng, B, ranks);
-    case GFN_REPLAY_PRT:
-        return gfn_replay_draw_prt(r, rng, B, ranks);
-    default:
-        return 0;
-    }
-}
-
-static const char *mode_names[] = {"none", "uniform", "prt"};
-
-int gfn_replay_mode_parse(const char *s, gfn_replay_mode *mode, gfn_error *err)
-{
-    for (int i = 0; i < 3; i++)
-        if (s && strcmp(s, mode_names[i]) == 0) {
-            *mode = (gfn_replay_mode)i;
-            return GFN_OK;
-        }
-    return gfn_error_set(err, GFN_EUNKNOWN, "unknown replay '%s'; expected none, uniform or prt",
-                         s ? s : "(null)");
-}
-
-const char *gfn_replay_mode_name(gfn_replay_mode mode)
-{
-    GFN_ASSERT((int)mode >= 0 && (int)mode < 3);
-    return mode_names[mode];
+    GFN_ASSERT(i >= 0 && i < r->n);
+    return r->rank[i];
 }

@@ -30,6 +30,7 @@
 
 typedef struct gfn_replay gfn_replay; /* opaque */
 
+/* The row index of the scheme registry (replay_scheme.c), in its order. */
 typedef enum {
     GFN_REPLAY_NONE,
     GFN_REPLAY_UNIFORM,
@@ -56,14 +57,37 @@ void gfn_replay_get(const gfn_replay *r, int64_t i, int64_t *rank, double *rewar
  * as numpy.percentile's default; NaN when the buffer is empty. */
 double gfn_replay_percentile(const gfn_replay *r, double q);
 
-/* Draws into ranks (B) and returns how many were drawn: B, or 0 (empty buffer;
- * for prt, fewer than GFN_REPLAY_PRT_MIN x; for none, always 0). */
+/* Order statistics for the schemes: the rank of the x whose reward is the k-th
+ * smallest (0 <= k < size, O(log n)); the number of x with reward < v (strict)
+ * or <= v; the rank of the i-th x in insertion order. */
+int64_t gfn_replay_rank_by_reward(const gfn_replay *r, int64_t k);
+int64_t gfn_replay_count_below(const gfn_replay *r, double v, int strict);
+int64_t gfn_replay_rank_at(const gfn_replay *r, int64_t i);
+
+/* ---- replay schemes: one file each, one row each in replay_scheme.c ---- */
+
+/* Draws B ranks into ranks and returns how many were drawn (B, or 0). */
+typedef int (*gfn_replay_draw_fn)(const gfn_replay *r, gsl_rng *rng, int B, int64_t *ranks);
+
+typedef struct {
+    const char *name;        /* the training key's value: replay=NAME */
+    const char *summary;     /* for `gfnbench list`; lines separated by '\n' */
+    gfn_replay_draw_fn draw; /* NULL: draws nothing (none) */
+} gfn_replay_scheme;
+
+int gfn_replay_scheme_count(void);
+const gfn_replay_scheme *gfn_replay_scheme_at(int i); /* i = gfn_replay_mode */
+/* The scheme names joined by sep into buf (cap bytes); returns the length. */
+size_t gfn_replay_choices(const char *sep, char *buf, size_t cap);
+
+/* Draws with scheme mode: B, or 0 (empty buffer; for prt, fewer than
+ * GFN_REPLAY_PRT_MIN x; for none, always 0). */
 int gfn_replay_draw(const gfn_replay *r, gfn_replay_mode mode, gsl_rng *rng, int B,
                     int64_t *ranks);
-int gfn_replay_draw_uniform(const gfn_replay *r, gsl_rng *rng, int B, int64_t *ranks);
-int gfn_replay_draw_prt(const gfn_replay *r, gsl_rng *rng, int B, int64_t *ranks);
+int gfn_replay_draw_uniform(const gfn_replay *r, gsl_rng *rng, int B, int64_t *ranks); /* replay_uniform.c */
+int gfn_replay_draw_prt(const gfn_replay *r, gsl_rng *rng, int B, int64_t *ranks);     /* replay_prt.c */
 
-/* "none" | "uniform" | "prt"; GFN_EUNKNOWN otherwise. */
+/* A scheme's name; GFN_EUNKNOWN listing the names otherwise. */
 int gfn_replay_mode_parse(const char *s, gfn_replay_mode *mode, gfn_error *err);
 const char *gfn_replay_mode_name(gfn_replay_mode mode);
 

@@ -51,13 +51,9 @@ static void list_policies(FILE *f)
 
 static void list_replay(FILE *f)
 {
-    fprintf(f,
-            "\nreplay (training key replay=NAME; replay_batch=16 x per round):\n"
-            "  none       online trajectories only\n"
-            "  uniform    x uniformly from the buffer of every x seen, with replacement\n"
-            "  prt        prioritized replay: nothing below %d x in the buffer; else half\n"
-            "             from R >= the 90th percentile of buffer rewards, half from R <= it\n",
-            GFN_REPLAY_PRT_MIN);
+    fprintf(f, "\nreplay (training key replay=NAME; replay_batch=16 x per round):\n");
+    for (int i = 0; i < gfn_replay_scheme_count(); i++)
+        print_summary(f, gfn_replay_scheme_at(i)->name, gfn_replay_scheme_at(i)->summary);
 }
 
 static void list_metrics(FILE *f)

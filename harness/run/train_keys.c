@@ -7,6 +7,7 @@
 
 #include "objective.h"
 #include "policy.h"
+#include "replay.h"
 #include "task.h"
 
 const gfn_train_key gfn_train_key_table[GFN_N_TRAIN_KEYS] = {
@@ -34,6 +35,8 @@ static const char *choices_of(const gfn_train_key *k, char *buf, size_t cap)
     buf[0] = 0;
     if (k == &gfn_train_key_table[GFN_K_POLICY]) {
         gfn_policy_choices(GFN_POLICY_ROLE_PF, "|", buf, cap);
+    } else if (k == &gfn_train_key_table[GFN_K_REPLAY]) {
+        gfn_replay_choices("|", buf, cap);
     } else if (k == &gfn_train_key_table[GFN_K_OBJECTIVE]) {
         size_t len = 0;
         for (int i = 0; i < gfn_objective_count() && len < cap; i++) {

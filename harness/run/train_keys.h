@@ -93,7 +93,7 @@ typedef enum {
       "gtb: temperature of the guide (task)")                                                     \
     X(GUIDE_TRAJ, "guide_traj", GFN_KEY_CHOICE, "resample", 0, 0, 0, "resample|score",            \
       GFN_KG_OBJECTIVE, "gtb: guide trajectories resampled or scored (task)")                     \
-    X(REPLAY, "replay", GFN_KEY_CHOICE, "none", 0, 0, 0, "none|uniform|prt", GFN_KG_LOOP,         \
+    X(REPLAY, "replay", GFN_KEY_CHOICE, "none", 0, 0, 0, NULL, GFN_KG_LOOP,                       \
       "replay scheme (gfnbench list)")                                                            \
     X(EPSILON, "epsilon", GFN_KEY_REAL, "0.05", 0, 1, 0, NULL, GFN_KG_LOOP,                       \
       "exploration: uniform action with this probability (task)")                                 \
@@ -139,7 +139,7 @@ typedef struct {
     const char *def;
     double lo, hi;
     int lo_open;
-    const char *choices; /* NULL for objective and policy: their registries' names */
+    const char *choices; /* NULL for objective, policy, replay: their registries' names */
     gfn_key_group group;
     const char *help;
 } gfn_train_key;
