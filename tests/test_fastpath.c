@@ -159,14 +159,17 @@ static void test_mlp_f32(void)
     gfn_mlp_free(b);
 }
 
-/* A float32 model gives log P_F within ~1e-4 of the double model on a trajectory batch. */
-static void test_model_f32(void)
+/* A float32 model gives log P_F, log P_B and the parameter gradient within ~1e-4
+ * of the double model on a trajectory batch, with SA and with SSR policies (the
+ * SSR encoder, both halves of its first scorer layer and the scorer in float). */
+static void check_model_f32(gfn_policy_kind kind)
 {
     gfn_env *env = gfn_test_open_task("synth", "mdp=pa alphabet=%d n=%d", 4, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     gfn_model_config c;
     gfn_model_config_default(&c);
-    c.pb.kind = GFN_POLICY_SA;
+    c.pf.kind = kind;
+    c.pb.kind = kind;
     c.B_cap = 4;
     c.T_max = 5;
     gfn_error err;
@@ -174,6 +177,8 @@ static void test_model_f32(void)
     gfn_traj_batch tb;
     CU_ASSERT_EQUAL_FATAL(gfn_traj_batch_init(&tb, 4, 5, &err), GFN_OK);
     double lp[2][20], lb[2][20];
+    double *g[2];
+    size_t n = 0;
     for (int k = 0; k < 2; k++) {
         c.f32 = k;
         m[k] = gfn_model_alloc(env, &c, &err);
@@ -198,16 +203,36 @@ static void test_model_f32(void)
         gfn_model_forward(m[k], &tb, GFN_FILL_PF | GFN_FILL_PB);
         memcpy(lp[k], tb.log_pf, sizeof lp[k]);
         memcpy(lb[k], tb.log_pb, sizeof lb[k]);
+        for (int i = 0; i < 20; i++) { /* fixed, varied upstream gradients */
+            tb.d_log_pf[i] = 0.5 * sin(1.7 * i);
+            tb.d_log_pb[i] = 0.5 * cos(1.3 * i);
+        }
+        gfn_model_backward_set(m[k], &tb, GFN_FILL_PF | GFN_FILL_PB);
+        n = gfn_model_n_params(m[k]);
+        g[k] = gfn_model_grads(m[k]);
     }
     double d1 = gfn_test_rel_diff(lp[1], lp[0], 20), d2 = gfn_test_rel_diff(lb[1], lb[0], 20);
-    if (!(d1 < 1e-4 && d2 < 1e-4))
-        printf("\n  model f32 vs f64: log P_F %.3g, log P_B %.3g\n", d1, d2);
+    double dg = gfn_test_rel_diff(g[1], g[0], n), gn = 0.0;
+    for (size_t i = 0; i < n; i++)
+        gn += g[0][i] * g[0][i];
+    if (!(d1 < 1e-4 && d2 < 1e-4 && dg < 1e-4))
+        printf("\n  model f32 vs f64 (kind %d): log P_F %.3g, log P_B %.3g, gradient %.3g\n",
+               (int)kind, d1, d2, dg);
     CU_ASSERT(d1 < 1e-4);
     CU_ASSERT(d2 < 1e-4);
+    CU_ASSERT(dg < 1e-4);
+    CU_ASSERT(gn > 1e-6); /* an all-zero gradient cannot pass */
+    CU_ASSERT(dg > 0);     /* it really ran in float */
     gfn_traj_batch_close(&tb);
     gfn_model_free(m[0]);
     gfn_model_free(m[1]);
     gfn_env_free(env);
+}
+
+static void test_model_f32(void)
+{
+    check_model_f32(GFN_POLICY_SA);
+    check_model_f32(GFN_POLICY_SSR);
 }
 
 extern void gfn_test_suite_fastpath(void);
@@ -216,5 +241,5 @@ void gfn_test_suite_fastpath(void)
     CU_pSuite s = CU_add_suite("fastpath", NULL, NULL);
     CU_add_test(s, "forward_logp: same log P and gradient (SA, SSR; fwd, bwd)", test_logp_only);
     CU_add_test(s, "float32 MLP within 1e-4 of double; follows parameter changes", test_mlp_f32);
-    CU_add_test(s, "float32 model log P_F, log P_B within 1e-4 of double", test_model_f32);
+    CU_add_test(s, "float32 model (SA, SSR) log P_F, log P_B, gradient within 1e-4 of double", test_model_f32);
 }

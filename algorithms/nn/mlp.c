@@ -476,15 +476,20 @@ static void gemm_abt_f(int rows, int out, int k, const float *A, const float *W,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0f, A, k, W, k, 0.0f, C, out);
 }
 
-/* Rows [r0, r0 + rows) of the workspaces; the others are kept. */
-static const double *forward_f32(gfn_mlp *m, int r0, int rows, const double *in)
+/* Rows [r0, r0 + rows) of the workspaces; the others are kept.  The input is
+ * in (double) or, when in is NULL, in32 (float; may be the input workspace). */
+static const double *forward_f32(gfn_mlp *m, int r0, int rows, const double *in, const float *in32)
 {
     if (m->w32_stale) {
         to_float(m->n_params, m->params, m->w32);
         m->w32_stale = 0;
     }
     size_t R0 = (size_t)r0;
-    to_float((size_t)rows * (size_t)m->w[0], in, m->act32[0] + R0 * m->w[0]);
+    float *a0 = m->act32[0] + R0 * m->w[0];
+    if (in)
+        to_float((size_t)rows * (size_t)m->w[0], in, a0);
+    else if (in32 != a0)
+        memcpy(a0, in32, (size_t)rows * (size_t)m->w[0] * sizeof(float));
     for (int l = 1; l <= m->L; l++) {
         int k = m->w[l - 1], out = m->w[l];
         float *z = m->act32[l] + R0 * out;
@@ -504,7 +509,7 @@ const double *gfn_mlp_forward_at(gfn_mlp *mlp, int row0, int rows, const double 
     GFN_ASSERT_CMP(row0 + rows, <=, mlp->cap);
     if (mlp->f32)
         return rows == 0 ? mlp->out64 + (size_t)row0 * mlp->w[mlp->L]
-                         : forward_f32(mlp, row0, rows, in);
+                         : forward_f32(mlp, row0, rows, in, NULL);
     size_t R0 = (size_t)row0;
     if (rows == 0)
         return mlp->act[mlp->L] + R0 * mlp->w[mlp->L];
@@ -522,6 +527,25 @@ const double *gfn_mlp_forward_at(gfn_mlp *mlp, int row0, int rows, const double 
 const double *gfn_mlp_forward(gfn_mlp *mlp, int rows, const double *in)
 {
     return gfn_mlp_forward_at(mlp, 0, rows, in);
+}
+
+const double *gfn_mlp_forward_f32(gfn_mlp *mlp, int rows, const float *in)
+{
+    GFN_ASSERT(mlp->params && mlp->f32);
+    GFN_ASSERT(rows >= 0 && rows <= mlp->cap);
+    return rows == 0 ? mlp->out64 : forward_f32(mlp, 0, rows, NULL, in);
+}
+
+float *gfn_mlp_in_f32(gfn_mlp *mlp)
+{
+    GFN_ASSERT(mlp->f32);
+    return mlp->act32[0];
+}
+
+const float *gfn_mlp_out_f32(const gfn_mlp *mlp)
+{
+    GFN_ASSERT(mlp->f32);
+    return mlp->act32[mlp->L];
 }
 
 /* dst row i = src row from[i], rows of width bytes. */
@@ -556,10 +580,17 @@ void gfn_mlp_permute_rows(gfn_mlp *mlp, int rows, const int *from)
         to_double((size_t)rows * (size_t)mlp->w[mlp->L], mlp->act32[mlp->L], mlp->out64);
 }
 
-static void backward_f32(gfn_mlp *m, int rows, const double *d_out, double *d_in, int set)
+/* d_out is double or (when NULL) d_out32 float; d_in (double) or d_in32 (float)
+ * receives dL/din when not NULL. */
+static void backward_f32(gfn_mlp *m, int rows, const double *d_out, const float *d_out32,
+                         double *d_in, float *d_in32, int set)
 {
     int cur = 0; /* delta32[cur] holds G_l */
-    to_float((size_t)rows * (size_t)m->w[m->L], d_out, m->delta32[cur]);
+    size_t n_out = (size_t)rows * (size_t)m->w[m->L];
+    if (d_out)
+        to_float(n_out, d_out, m->delta32[cur]);
+    else
+        memcpy(m->delta32[cur], d_out32, n_out * sizeof(float));
     for (int l = m->L; l >= 1; l--) {
         int in = m->w[l - 1], out = m->w[l];
         float *D = m->delta32[cur];
@@ -574,12 +605,12 @@ static void backward_f32(gfn_mlp *m, int rows, const double *d_out, double *d_in
             add_double((size_t)out * (size_t)in, m->gw32, m->grads + m->off_w[l]);
         }
         bias_grad_f(rows, out, D, m->grads + m->off_b[l]);
-        if (l == 1 && !d_in)
+        if (l == 1 && !d_in && !d_in32)
             break;
-        float *gprev = m->delta32[cur ^ 1];
+        float *gprev = l == 1 && d_in32 ? d_in32 : m->delta32[cur ^ 1];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, D, out,
                     m->w32 + m->off_w[l], in, 0.0f, gprev, in);
-        if (l == 1)
+        if (l == 1 && d_in)
             to_double((size_t)rows * (size_t)in, gprev, d_in);
         cur ^= 1;
     }
@@ -598,7 +629,7 @@ static void mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_
     }
     if (mlp->f32) {
         /* Uses the float weights of the last forward even if the doubles changed since. */
-        backward_f32(mlp, rows, d_out, d_in, set);
+        backward_f32(mlp, rows, d_out, NULL, d_in, NULL, set);
         return;
     }
     const double *g = d_out; /* G_l, (rows, w_l) */
@@ -636,4 +667,16 @@ void gfn_mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_in)
 void gfn_mlp_backward_set(gfn_mlp *mlp, int rows, const double *d_out, double *d_in)
 {
     mlp_backward(mlp, rows, d_out, d_in, 1);
+}
+
+void gfn_mlp_backward_f32(gfn_mlp *mlp, int rows, const float *d_out, float *d_in, int set)
+{
+    GFN_ASSERT(mlp->grads && mlp->f32);
+    GFN_ASSERT_CMP(rows, <=, mlp->cap);
+    if (rows == 0) {
+        if (set)
+            memset(mlp->grads, 0, mlp->n_params * sizeof(double));
+        return;
+    }
+    backward_f32(mlp, rows, NULL, d_out, NULL, d_in, set);
 }

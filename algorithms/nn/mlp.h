@@ -67,6 +67,14 @@ const double *gfn_mlp_forward(gfn_mlp *mlp, int rows, const double *in);
  * several calls fill one workspace that a single backward then covers.  Returns
  * the output of row row0. */
 const double *gfn_mlp_forward_at(gfn_mlp *mlp, int row0, int rows, const double *in);
+/* Float32 mode only: the same over rows 0..rows-1 with a float input in (rows,
+ * in_dim), which may be gfn_mlp_in_f32's workspace itself (then it is not
+ * copied).  Returns the output in double like gfn_mlp_forward. */
+const double *gfn_mlp_forward_f32(gfn_mlp *mlp, int rows, const float *in);
+/* Float32 mode: the input workspace (row_cap, in_dim), and the float output of
+ * the last forward (row 0 first), valid until the next forward or reserve. */
+float *gfn_mlp_in_f32(gfn_mlp *mlp);
+const float *gfn_mlp_out_f32(const gfn_mlp *mlp);
 /* Reorders the kept activations: row i becomes old row from[i] (from is (rows),
  * entries < row capacity), as if the forward had been made in that order. */
 void gfn_mlp_permute_rows(gfn_mlp *mlp, int rows, const int *from);
@@ -78,6 +86,11 @@ void gfn_mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_in)
 /* The same, but OVERWRITES the bound gradient slice (as zeroing it and then
  * adding would, to the bit, without writing it twice); rows may be 0. */
 void gfn_mlp_backward_set(gfn_mlp *mlp, int rows, const double *d_out, double *d_in);
+
+/* Float32 mode: gfn_mlp_backward (set = 0) or gfn_mlp_backward_set (set = 1)
+ * with d_out (rows, out_dim) and d_in (rows, in_dim, or NULL) in float; the
+ * gradient slice stays double. */
+void gfn_mlp_backward_f32(gfn_mlp *mlp, int rows, const float *d_out, float *d_in, int set);
 
 /* Makes BLAS single-threaded (runs are parallelised over processes and results
  * must not depend on a thread count).  Idempotent; called by gfn_mlp_alloc. */

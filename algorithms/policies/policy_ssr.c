@@ -12,6 +12,12 @@
  * Parameter slice: the encoder MLP, then the scorer's first layer W1 (h1, 2 embed)
  * row-major = [W1a | W1b] and b1 (h1), then scorer layers 2..L as an MLP
  * (h1 -> sc_hidden x (sc_layers - 1) -> 1), each MLP in mlp.h's layout.
+ * Float32 mode (precision=f32): the encoder, both halves of the first layer and
+ * the scorer all compute in float (sgemm) on a float copy of the weights (the
+ * model's params32, kept current by the Adam step, or refreshed from the doubles
+ * at the next forward after params_changed), the way mlp.c does for SA; the
+ * scores, log P and every gradient stay double, and each weight gradient of the
+ * first layer is formed in float per call and added into the double block.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -42,6 +48,19 @@ typedef struct {
     gfn_state *enc_states;       /* (cap (1 + max_nbr)) state of each encoder row */
     int *pair_enc;               /* (cap max_nbr) encoder row of each pair's neighbour */
     gfn_stateset enc_set;        /* encoder row of a state */
+    /* float32 mode: the float twins of the buffers above (the double ones are
+     * then not allocated) and the first layer's float weights [W1a | W1b], b1 */
+    int f32, w32_stale, w32_own;
+    float *w32;                  /* (h1 (2 embed + 1)) in the slice layout */
+    const float *z32;            /* encoder output of the last forward, (n_enc, embed) */
+    float *a32, *d_as32;         /* (cap, h1) */
+    float *s1_32;                /* (cap max_nbr, h1): the scorer's input workspace, or own */
+    float *d_s1_32;              /* (cap max_nbr, h1) */
+    float *c32, *d_c32;          /* (cap (1 + max_nbr), h1) */
+    float *d_enc32;              /* (cap (1 + max_nbr), embed) */
+    float *d_out32;              /* (cap max_nbr) */
+    float *gw32;                 /* (h1, embed) one half's weight gradient */
+    double *u64;                 /* (cap max_nbr) scores without a scorer MLP */
 } ssr_impl;
 
 static void ssr_free_ws(ssr_impl *s)
@@ -59,6 +78,20 @@ static void ssr_free_ws(ssr_impl *s)
     free(s->pair_enc);
     free(s->pair_row);
     gfn_stateset_close(&s->enc_set);
+    if (!s->scorer)
+        free(s->s1_32);
+    free(s->a32);
+    free(s->d_as32);
+    free(s->d_s1_32);
+    free(s->c32);
+    free(s->d_c32);
+    free(s->d_enc32);
+    free(s->d_out32);
+    free(s->gw32);
+    free(s->u64);
+    s->a32 = s->d_as32 = s->s1_32 = s->d_s1_32 = s->c32 = s->d_c32 = s->d_enc32 = NULL;
+    s->d_out32 = s->gw32 = NULL;
+    s->u64 = NULL;
     s->feat = s->d_out = s->a_s = s->d_as = s->s1 = s->d_s1 = s->d_enc = s->c = s->d_c = NULL;
     s->enc_states = NULL;
     s->pair_enc = s->pair_row = NULL;
@@ -97,6 +130,8 @@ static void ssr_destroy(gfn_policy *p)
     if (!s)
         return;
     ssr_free_ws(s);
+    if (s->w32_own)
+        free(s->w32);
     gfn_mlp_free(s->net);
     gfn_mlp_free(s->scorer);
     free(s);
@@ -111,18 +146,31 @@ static int ssr_reserve(gfn_policy *p, int row_cap, gfn_error *err)
     ssr_free_ws(s);
     s->feat = calloc(E * (size_t)p->feat_dim, sizeof(double));
     s->d_out = calloc(P, sizeof(double));
-    s->a_s = calloc(C * h1, sizeof(double));
-    s->d_as = calloc(C * h1, sizeof(double));
-    s->s1 = calloc(P * h1, sizeof(double));
-    s->d_s1 = calloc(P * h1, sizeof(double));
-    s->d_enc = calloc(E * emb, sizeof(double));
-    s->c = calloc(E * h1, sizeof(double));
-    s->d_c = calloc(E * h1, sizeof(double));
     s->enc_states = calloc(E, sizeof(gfn_state));
     s->pair_enc = calloc(P, sizeof(int));
     s->pair_row = calloc(C, sizeof(int));
-    if (!(s->feat && s->d_out && s->a_s && s->d_as && s->s1 && s->d_s1 && s->d_enc && s->c &&
-          s->d_c && s->enc_states && s->pair_enc && s->pair_row))
+    int ok = s->feat && s->d_out && s->enc_states && s->pair_enc && s->pair_row;
+    if (s->f32) {
+        ok = ok && (s->a32 = calloc(C * h1, sizeof(float))) &&
+             (s->d_as32 = calloc(C * h1, sizeof(float))) &&
+             (s->d_s1_32 = calloc(P * h1, sizeof(float))) &&
+             (s->c32 = calloc(E * h1, sizeof(float))) &&
+             (s->d_c32 = calloc(E * h1, sizeof(float))) &&
+             (s->d_enc32 = calloc(E * emb, sizeof(float))) &&
+             (s->d_out32 = calloc(P, sizeof(float))) &&
+             (s->gw32 = calloc(h1 * emb, sizeof(float)));
+        if (!s->scorer) /* else s1 lives in the scorer's input workspace */
+            ok = ok && (s->s1_32 = calloc(P * h1, sizeof(float))) &&
+                 (s->u64 = calloc(P, sizeof(double)));
+    } else {
+        ok = ok && (s->a_s = calloc(C * h1, sizeof(double))) &&
+             (s->d_as = calloc(C * h1, sizeof(double))) &&
+             (s->s1 = calloc(P * h1, sizeof(double))) &&
+             (s->d_s1 = calloc(P * h1, sizeof(double))) &&
+             (s->d_enc = calloc(E * emb, sizeof(double))) &&
+             (s->c = calloc(E * h1, sizeof(double))) && (s->d_c = calloc(E * h1, sizeof(double)));
+    }
+    if (!ok)
         return GFN_ENOMEM;
     int rc = gfn_stateset_init(&s->enc_set, (int)E, err);
     if (!rc)
@@ -143,30 +191,54 @@ static void ssr_bind(gfn_policy *p, double *params, double *grads)
     s->gb1 = grads ? grads + k + w : NULL;
     if (s->scorer)
         gfn_mlp_bind(s->scorer, params + k + w + s->h1, grads ? grads + k + w + s->h1 : NULL);
+    s->w32_stale = 1;
+}
+
+static size_t ssr_n_w1(const gfn_policy *p)
+{
+    return (size_t)((const ssr_impl *)p->impl)->h1 * (2 * (size_t)p->cfg.embed + 1);
 }
 
 static int ssr_set_f32(gfn_policy *p, int on, gfn_error *err)
 {
     ssr_impl *s = p->impl;
+    on = on != 0;
+    if (on == s->f32)
+        return GFN_OK;
     int rc = gfn_mlp_set_f32(s->net, on, err);
     if (!rc && s->scorer)
         rc = gfn_mlp_set_f32(s->scorer, on, err);
-    return rc;
+    if (rc)
+        return rc;
+    s->f32 = on;
+    s->w32_stale = 1;
+    if (on && !s->w32) {
+        if (!(s->w32 = malloc(ssr_n_w1(p) * sizeof(float))))
+            return gfn_error_set(err, GFN_ENOMEM, "policy: out of memory for float weights");
+        s->w32_own = 1;
+    }
+    return ssr_reserve(p, p->cap, err);
 }
 
 static void ssr_bind_f32(gfn_policy *p, float *params32)
 {
     ssr_impl *s = p->impl;
+    GFN_ASSERT(s->f32 && params32);
+    size_t k = gfn_mlp_n_params(s->net);
     gfn_mlp_bind_f32(s->net, params32);
-    if (s->scorer) {
-        size_t k = gfn_mlp_n_params(s->net) + (size_t)s->h1 * (2 * (size_t)p->cfg.embed + 1);
-        gfn_mlp_bind_f32(s->scorer, params32 + k);
-    }
+    if (s->w32_own)
+        free(s->w32);
+    s->w32 = params32 + k;
+    s->w32_own = 0;
+    s->w32_stale = 1;
+    if (s->scorer)
+        gfn_mlp_bind_f32(s->scorer, params32 + k + ssr_n_w1(p));
 }
 
 static void ssr_params_changed(gfn_policy *p)
 {
     ssr_impl *s = p->impl;
+    s->w32_stale = 1;
     gfn_mlp_params_changed(s->net);
     if (s->scorer)
         gfn_mlp_params_changed(s->scorer);
@@ -183,6 +255,65 @@ static void ssr_init_params(gfn_policy *p, gsl_rng *rng)
         s->W1[i] = bound * (2.0 * gsl_rng_uniform(rng) - 1.0);
     if (s->scorer)
         gfn_mlp_init_params(s->scorer, rng);
+    s->w32_stale = 1;
+}
+
+/* Log P and log f of every network row from the scores u (one per pair). */
+static void ssr_log_probs(gfn_policy *p, int n, const double *u)
+{
+    ssr_impl *s = p->impl;
+    for (int i = 0; i < n; i++) {
+        if (p->net_row[i] < 0)
+            continue;
+        const double *ui = u + s->pair_row[i];
+        double *lf = p->logflow + (size_t)i * GFN_NBR_MAX, *lp = p->logp + (size_t)i * GFN_NBR_MAX;
+        double mx = -INFINITY, sum = 0.0;
+        for (int j = 0; j < p->n_nbr[i]; j++)
+            mx = fmax(mx, ui[j]);
+        for (int j = 0; j < p->n_nbr[i]; j++)
+            sum += exp(ui[j] - mx);
+        for (int j = 0; j < p->n_nbr[i]; j++) {
+            lf[j] = ui[j];
+            lp[j] = ui[j] - (mx + log(sum));
+        }
+    }
+}
+
+/* Float32 first layer and scorer, after the encoder's forward over ne rows:
+ * a = Z_s W1a^T, c = Z W1b^T, s1[i, j] = LeakyReLU(c[pair_enc] + a[i] + b1). */
+static const double *ssr_forward_f32(gfn_policy *p, int n, int pr)
+{
+    ssr_impl *s = p->impl;
+    int E = p->cfg.embed, h1 = s->h1, nk = p->n_net, ne = s->n_enc;
+    if (s->w32_stale) {
+        const double *w = s->W1;
+        for (size_t k = 0, m = ssr_n_w1(p); k < m; k++)
+            s->w32[k] = (float)w[k]; /* W1 and b1 are adjacent */
+        s->w32_stale = 0;
+    }
+    const float *z = s->z32 = gfn_mlp_out_f32(s->net), *b1 = s->w32 + (size_t)h1 * 2 * E;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nk, h1, E, 1.0f, z, E, s->w32, 2 * E,
+                0.0f, s->a32, h1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ne, h1, E, 1.0f, z, E, s->w32 + E, 2 * E,
+                0.0f, s->c32, h1);
+    if (s->scorer)
+        s->s1_32 = gfn_mlp_in_f32(s->scorer);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
+            int q = s->pair_row[i] + j;
+            float *r = s->s1_32 + (size_t)q * h1;
+            const float *a = s->a32 + (size_t)p->net_row[i] * h1;
+            const float *cq = s->c32 + (size_t)s->pair_enc[q] * h1;
+            for (int k = 0; k < h1; k++) {
+                float v = cq[k] + a[k] + b1[k];
+                r[k] = s->scorer && !(v > 0.0f) ? v * 0.01f : v;
+            }
+        }
+    if (s->scorer)
+        return gfn_mlp_forward_f32(s->scorer, pr, s->s1_32);
+    for (int q = 0; q < pr; q++)
+        s->u64[q] = s->s1_32[q];
+    return s->u64;
 }
 
 /* Encoder rows: the nk states that go through the networks (net_row order),
@@ -219,6 +350,11 @@ static void ssr_forward(gfn_policy *p, int i0, int r0, int n, const gfn_state *s
     s->z = z;
     if (pr == 0)
         return;
+    if (s->f32) {
+        s->out = ssr_forward_f32(p, n, pr);
+        ssr_log_probs(p, n, s->out);
+        return;
+    }
     /* a_s = Z_s W1a^T (network states); c = Z W1b^T (every encoder row); then
      * s1[i, j] = c[pair_enc] + a_s[i] + b1. */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nk, h1, E, 1.0, z, E, s->W1, 2 * E, 0.0,
@@ -239,21 +375,62 @@ static void ssr_forward(gfn_policy *p, int i0, int r0, int n, const gfn_state *s
         }
     const double *u = s->scorer ? gfn_mlp_forward(s->scorer, pr, s->s1) : s->s1;
     s->out = u;
-    for (int i = 0; i < n; i++) {
-        if (p->net_row[i] < 0)
-            continue;
-        const double *ui = u + s->pair_row[i];
-        double *lf = p->logflow + (size_t)i * GFN_NBR_MAX, *lp = p->logp + (size_t)i * GFN_NBR_MAX;
-        double mx = -INFINITY, sum = 0.0;
-        for (int j = 0; j < p->n_nbr[i]; j++)
-            mx = fmax(mx, ui[j]);
-        for (int j = 0; j < p->n_nbr[i]; j++)
-            sum += exp(ui[j] - mx);
-        for (int j = 0; j < p->n_nbr[i]; j++) {
-            lf[j] = ui[j];
-            lp[j] = ui[j] - (mx + log(sum));
-        }
+    ssr_log_probs(p, n, u);
+}
+
+/* dst (rows, cols) with leading dimension ld += src (rows, cols) in float. */
+static void add_float_rows(int rows, int cols, const float *src, double *dst, int ld)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *sr = src + (size_t)r * cols;
+        double *dr = dst + (size_t)r * ld;
+        for (int k = 0; k < cols; k++)
+            dr[k] += (double)sr[k];
     }
+}
+
+/* The float32 backward from d_out (pr scores); gW1 and gb1 already zeroed in set mode. */
+static void ssr_backward_f32(gfn_policy *p, int pr, int set)
+{
+    ssr_impl *s = p->impl;
+    int E = p->cfg.embed, h1 = s->h1, n = p->n, nk = p->n_net, ne = s->n_enc;
+    for (int q = 0; q < pr; q++)
+        s->d_out32[q] = (float)s->d_out[q];
+    if (s->scorer) {
+        gfn_mlp_backward_f32(s->scorer, pr, s->d_out32, s->d_s1_32, set);
+        size_t m = (size_t)pr * h1;
+        for (size_t k = 0; k < m; k++)
+            if (!(s->s1_32[k] > 0.0f))
+                s->d_s1_32[k] *= 0.01f;
+    } else {
+        memcpy(s->d_s1_32, s->d_out32, (size_t)pr * sizeof(float));
+    }
+    memset(s->d_as32, 0, (size_t)nk * h1 * sizeof(float));
+    memset(s->d_c32, 0, (size_t)ne * h1 * sizeof(float));
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
+            int q = s->pair_row[i] + j;
+            const float *r = s->d_s1_32 + (size_t)q * h1;
+            float *a = s->d_as32 + (size_t)p->net_row[i] * h1;
+            float *cq = s->d_c32 + (size_t)s->pair_enc[q] * h1;
+            for (int k = 0; k < h1; k++) {
+                a[k] += r[k];
+                cq[k] += r[k];
+                s->gb1[k] += (double)r[k];
+            }
+        }
+    const float *z = s->z32, *W1 = s->w32;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, nk, 1.0f, s->d_as32, h1, z, E,
+                0.0f, s->gw32, E);
+    add_float_rows(h1, E, s->gw32, s->gW1, 2 * E);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, ne, 1.0f, s->d_c32, h1, z, E,
+                0.0f, s->gw32, E);
+    add_float_rows(h1, E, s->gw32, s->gW1 + E, 2 * E);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ne, E, h1, 1.0f, s->d_c32, h1, W1 + E,
+                2 * E, 0.0f, s->d_enc32, E);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nk, E, h1, 1.0f, s->d_as32, h1, W1,
+                2 * E, 1.0f, s->d_enc32, E);
+    gfn_mlp_backward_f32(s->net, ne, s->d_enc32, NULL, set);
 }
 
 static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_logflow, int set)
@@ -281,6 +458,10 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
     }
     if (set)
         memset(s->gW1, 0, (size_t)s->h1 * (2 * (size_t)E + 1) * sizeof(double)); /* W1, b1 */
+    if (s->f32) {
+        ssr_backward_f32(p, pr, set);
+        return;
+    }
     /* d_s1: gradient at the first layer's pre-activation, (pr, h1). */
     if (s->scorer) {
         (set ? gfn_mlp_backward_set : gfn_mlp_backward)(s->scorer, pr, s->d_out, s->d_s1);
