@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "ksum.h"
+#include "sortd.h"
 
 
 /* log(a / b) for a, b > 0, accurate when a is near b and safe when a / b over- or
@@ -203,7 +204,7 @@ int gfn_reward_dist_init(gfn_reward_dist *d, const double *reward, size_t n, gfn
     if (!sorted)
         return gfn_error_set(err, GFN_ENOMEM, "reward distribution: no memory for %zu rewards", n);
     memcpy(sorted, reward, n * sizeof *sorted);
-    gsl_sort(sorted, 1, n);
+    gfn_sort_doubles(sorted, n);
     gfn_ksum z = {0, 0};
     size_t D = 0;
     for (size_t i = 0; i < n; i++) {

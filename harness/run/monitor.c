@@ -19,12 +19,12 @@
  */
 #include "monitor.h"
 
-#include <gsl/gsl_sort.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ksum.h"
+#include "sortd.h"
 
 typedef struct {
     long round;
@@ -116,7 +116,7 @@ gfn_monitor *gfn_monitor_alloc(const gfn_monitor_config *cfg, const gfn_reward_d
         return NULL;
     }
     gfn_reward_dist_sample(target, rng, m->draws, cfg->n_target_draws);
-    gsl_sort(m->draws, 1, cfg->n_target_draws);
+    gfn_sort_doubles(m->draws, cfg->n_target_draws);
     return m;
 }
 
@@ -211,7 +211,7 @@ int gfn_monitor_ad(gfn_monitor *m, int scope, gfn_ad_result *out, gfn_error *err
         grow((void **)&m->work, &m->work_cap, 4 * N, sizeof *m->work))
         return gfn_error_set(err, GFN_ENOMEM, "monitor: no memory for the AD workspace");
     memcpy(m->sorted, src, n * sizeof *src);
-    gsl_sort(m->sorted, 1, n);
+    gfn_sort_doubles(m->sorted, n);
     const double *s[2] = {m->sorted, m->draws};
     size_t sizes[2] = {n, m->cfg.n_target_draws};
     return gfn_ad_ksamp_sorted(s, sizes, 2, m->work, out, err);
