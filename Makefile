@@ -12,6 +12,7 @@
 #   make sanitize   the suite under AddressSanitizer and UBSan (in build-san/)
 #   make run        the main job: experiments/quick.yaml, tables and figures
 #   make bench      benchmarks (speed is measured here, never in tests)
+#   make check-readme  README's recipes (objective, task, metric) built and tested in a scratch tree
 #   make install    PREFIX=/usr/local DESTDIR=: the binary, the data and the man page
 #   make clean
 # Knobs: OPT (optimisation), SAN (sanitizer flags), BLAS_LIBS, CFLAGS/LDFLAGS (added last).
@@ -171,3 +172,6 @@ install: gfnbench
 	install -m 755 gfnbench $(DESTDIR)$(PREFIX)/bin/gfnbench
 	cp -R data/. $(DESTDIR)$(PREFIX)/share/gfnbench/data/
 	install -m 644 docs/gfnbench.1 $(DESTDIR)$(PREFIX)/share/man/man1/gfnbench.1
+
+check-readme:
+	sh tests/check_readme.sh

@@ -367,8 +367,17 @@ static void test_nonfinite(void)
 
 static void test_registry(void)
 {
+    /* The paper's objectives are there; every row (a new one too) is well formed. */
     const char *names[] = {"tb", "maxent", "db", "subtb", "fm", "gtb", "uniform"};
-    CU_ASSERT_EQUAL(gfn_objective_count(), 7);
+    CU_ASSERT(gfn_objective_count() >= 7);
+    for (int i = 0; i < gfn_objective_count(); i++) {
+        const gfn_objective *ob = gfn_objective_at(i);
+        CU_ASSERT(ob->name && ob->summary && strlen(ob->summary) > 10);
+        CU_ASSERT(gfn_objective_find(ob->name) == ob);
+        CU_ASSERT(ob->n_phases >= 0 && ob->n_phases <= GFN_OBJECTIVE_MAX_PHASES);
+        for (int p = 0; p < ob->n_phases; p++)
+            CU_ASSERT(ob->phase[p].loss && ob->phase[p].updates);
+    }
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const gfn_objective *ob = gfn_objective_find(names[i]);
         CU_ASSERT_PTR_NOT_NULL_FATAL(ob);
