@@ -111,7 +111,7 @@ test: $(BUILD)/gfnbench_tests gfnbench $(BUILD)/ckpt_tool
 	sh tests/bad/run.sh $(BUILD)
 
 # The hostile-input suite: tests/bad/cases.tsv run against ./$(BUILD)/gfnbench;
-# checkpoints through $(BUILD)/ckpt_tool (no command of gfnbench loads one).
+# checkpoints through $(BUILD)/ckpt_tool (the loader training runs continue through).
 test-bad: $(BUILD)/gfnbench $(BUILD)/ckpt_tool
 	sh tests/bad/run.sh $(BUILD)
 

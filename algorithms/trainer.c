@@ -402,3 +402,55 @@ int gfn_trainer_sample(gfn_trainer *t, int n, int64_t *x, gfn_error *err)
     }
     return GFN_OK;
 }
+
+/* ---- checkpoints ---- */
+
+void gfn_trainer_get_state(gfn_trainer *t, gfn_trainer_state *s)
+{
+    s->rng = t->rng;
+    s->mon_rng = t->mon_rng;
+    s->last_loss = t->last_loss;
+    s->trajectories = t->trajectories;
+}
+
+void gfn_trainer_set_state(gfn_trainer *t, const gfn_trainer_state *s)
+{
+    t->last_loss = s->last_loss;
+    t->trajectories = s->trajectories;
+}
+
+int64_t gfn_trainer_buffer_x(const gfn_trainer *t, int64_t i)
+{
+    int64_t x;
+    gfn_replay_get(t->buffer, i, &x, NULL);
+    return x;
+}
+
+int gfn_trainer_restore_seen(gfn_trainer *t, const int64_t *x, int64_t n, gfn_error *err)
+{
+    if (gfn_replay_size(t->buffer) != 0)
+        return gfn_error_set(err, GFN_EVALUE, "trainer: restoring into a buffer of %lld x",
+                             (long long)gfn_replay_size(t->buffer));
+    int64_t X = gfn_env_terminal_count(t->env);
+    /* Batches of at most B_cap x through record_seen: the same calls as training. */
+    gfn_traj_batch *tb = &t->online;
+    for (int64_t done = 0; done < n;) {
+        int m = 0;
+        while (m < tb->B_cap && done < n) {
+            if (x[done] < 0 || x[done] >= X)
+                return gfn_error_set(err, GFN_EVALUE, "trainer: terminal rank %lld out of range",
+                                     (long long)x[done]);
+            tb->x_rank[m++] = x[done++];
+        }
+        tb->B = m;
+        int rc = record_seen(t, tb, err);
+        if (rc)
+            return rc;
+    }
+    return GFN_OK;
+}
+
+int gfn_trainer_reserve_monitor(gfn_trainer *t, int n, gfn_error *err)
+{
+    return monitor_reserve(t, n, err);
+}

@@ -24,6 +24,8 @@
 
 #include <stdint.h>
 
+#include <gsl/gsl_rng.h>
+
 #include "env.h"
 #include "model.h"
 #include "objective.h"
@@ -74,5 +76,28 @@ gfn_model *gfn_trainer_model(gfn_trainer *t);
  * s_0 (it evaluates P_F once, so never call it between a forward and its
  * backward); NaN for "uniform". */
 double gfn_trainer_log_z(gfn_trainer *t);
+
+/* ---- what a checkpoint of the trainer holds (harness/run/train.c) ----
+ * Beyond the model: both random streams, the counters, and the buffer of seen x
+ * in insertion order; the guide's index is a function of that order, so it is
+ * rebuilt by adding the same x again rather than stored. */
+typedef struct {
+    gsl_rng *rng, *mon_rng;  /* the trainer's own streams: read or overwrite their state */
+    double last_loss;
+    int64_t trajectories;
+} gfn_trainer_state;
+
+void gfn_trainer_get_state(gfn_trainer *t, gfn_trainer_state *s);
+/* Sets the counters of s (the streams are the trainer's own, restored in place). */
+void gfn_trainer_set_state(gfn_trainer *t, const gfn_trainer_state *s);
+/* The i-th x of the buffer in insertion order, 0 <= i < gfn_trainer_buffer_size. */
+int64_t gfn_trainer_buffer_x(const gfn_trainer *t, int64_t i);
+/* Fills the empty buffer (and the guide) with x (n) in this order, as training
+ * added them.  GFN_EVALUE when the buffer is not empty or a rank is out of range. */
+int gfn_trainer_restore_seen(gfn_trainer *t, const int64_t *x, int64_t n, gfn_error *err);
+/* Makes room for monitor samples of n as gfn_trainer_sample does on its first
+ * call (it also widens P_F's row capacity, which sets how batches are split):
+ * a run continued from a checkpoint calls it before its first round. */
+int gfn_trainer_reserve_monitor(gfn_trainer *t, int n, gfn_error *err);
 
 #endif

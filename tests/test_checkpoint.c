@@ -160,9 +160,9 @@ static void test_errors(void)
     snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
     damage(path, bad, 300, 0x10); /* a parameter byte */
     expect_error(b, bad, NULL, GFN_EFORMAT, "checksum");
-    damage(path, bad, 45, 0x01); /* the segment table */
+    damage(path, bad, 90, 0x01); /* the segment table (the model section starts at 67) */
     expect_error(b, bad, NULL, GFN_EFORMAT, "checksum");
-    damage(path, bad, 30, 0x01); /* the parameter count: an absurd size */
+    damage(path, bad, 46, 0x10); /* the body length: an absurd size */
     expect_error(b, bad, NULL, GFN_EFORMAT, "corrupt");
     damage(path, bad, -9, 0);
     expect_error(b, bad, NULL, GFN_EFORMAT, "truncated");
@@ -170,7 +170,7 @@ static void test_errors(void)
     expect_error(b, bad, NULL, GFN_EFORMAT, "truncated");
     damage(path, bad, 0, 0x20);
     expect_error(b, bad, NULL, GFN_EFORMAT, "magic");
-    damage(path, bad, 8, 0x02); /* version 1 -> 3 */
+    damage(path, bad, 8, 0x01); /* version 2 -> 3 */
     expect_error(b, bad, NULL, GFN_EUNSUPPORTED, "version 3");
     CU_ASSERT_EQUAL(gfn_fs_write_atomic(bad, "GFN", 3, &err), GFN_OK);
     expect_error(b, bad, NULL, GFN_EFORMAT, "truncated");

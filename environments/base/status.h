@@ -27,9 +27,12 @@
     X(GFN_ECHILD, 9, "a child process failed")                           \
     X(GFN_EUNSUPPORTED, 10, "not supported for this task or setting")    \
     X(GFN_EBUSY, 11, "locked by another process")                       \
-    X(GFN_EDIVERGED, 12, "the run diverged (non-finite loss or metric)") \
-    X(GFN_EINTERRUPTED, 13, "interrupted by a signal")
+    X(GFN_EDIVERGED, 12, "the run diverged (non-finite loss or metric)")      \
+    X(GFN_EINTERRUPTED, 75, "interrupted by a signal (a run: checkpoint written, run again to continue)")
 
+/* GFN_EINTERRUPTED is 75 (EX_TEMPFAIL of sysexits.h): the exit status of a run
+ * (`gfnbench train`, a `gfnbench run` child) stopped by SIGTERM after writing its
+ * checkpoint, on which a scheduler requeues; `gfnbench run` itself exits 130. */
 typedef enum {
 #define GFN__STATUS_ENUM(name, value, msg) name = value,
     GFN_STATUS_TABLE(GFN__STATUS_ENUM)

@@ -24,7 +24,8 @@ static void run_usage(FILE *f)
             "  --jobs N        runs at once (default: the number of online cores)\n"
             "  --only PATTERN  only variants (or variant/seedK) matching the shell pattern\n"
             "  --resume        skip runs finished (ok or diverged) with the configuration the\n"
-            "                  spec asks for now; redo failed or half-written ones\n"
+            "                  spec asks for now; continue an unfinished one from its\n"
+            "                  checkpoint.bin (same configuration, valid file); redo the rest\n"
             "  --force         rerun folders that hold results of another configuration\n"
             "                  (without it such a folder is an error and nothing runs)\n"
             "  --out DIR       results root (default: results)\n"
@@ -49,7 +50,13 @@ static void run_usage(FILE *f)
             "fails at once naming the process holding it.  With --index or --shard only\n"
             "the selected runs are locked (DIR/<experiment>/<variant>/seed<k>.lock), so\n"
             "shards run side by side into one folder, and the report step is skipped\n"
-            "(run `gfnbench report SPEC.yaml` once every shard is done).\n");
+            "(run `gfnbench report SPEC.yaml` once every shard is done).\n\n"
+            "Interruptions: each run writes checkpoint.bin every checkpoint_every rounds\n"
+            "(a training key; default max(1000, rounds/10), 0 = only at the end).  SIGTERM\n"
+            "(what Slurm sends at preemption or before a time limit) makes a run finish its\n"
+            "round, write its checkpoint and exit with status 75 (EX_TEMPFAIL; run.txt:\n"
+            "failed, reason \"interrupted by SIGTERM ...\"): requeue on 75.  --resume then\n"
+            "continues it; its outputs end byte-identical to an uninterrupted run.\n");
 }
 
 static int parse_int(const char *s, long lo, long hi, int *out)

@@ -48,7 +48,10 @@ static void usage(FILE *f)
     gfn_train_print_keys(f);
     fprintf(f,
             "\n"
-            "--out DIR writes metrics.tsv, summary.txt, logp.tsv and checkpoint.bin there.\n"
+            "--out DIR writes metrics.tsv, summary.txt, logp.tsv and checkpoint.bin there;\n"
+            "checkpoint.bin is also written every checkpoint_every rounds and on SIGTERM\n"
+            "(then the exit status is 75, EX_TEMPFAIL), and the same command with the same\n"
+            "--out continues from it: the outputs end byte-identical to an uninterrupted run.\n"
             "`gfnbench train TASK uniform rounds=0` evaluates the uniform sampler exactly.\n");
 }
 
@@ -122,5 +125,6 @@ int gfn_cmd_train(int argc, char **argv)
     }
     gfn_params_close(&cfg);
     gfn_params_close(&summary);
-    return rc ? (rc == GFN_EUSAGE ? 2 : 1) : 0;
+    /* 75 after SIGTERM: the checkpoint is written and the same command continues. */
+    return rc ? (rc == GFN_EUSAGE ? 2 : rc == GFN_EINTERRUPTED ? GFN_EINTERRUPTED : 1) : 0;
 }

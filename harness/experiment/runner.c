@@ -26,6 +26,7 @@
 #include <yaml.h>
 
 #include "build_commit.gen.h"
+#include "checkpoint.h"
 #include "fsutil.h"
 #include "task.h"
 
@@ -266,6 +267,7 @@ typedef struct {
     int failed, diverged;
     int skip; /* finished earlier with this configuration (--resume) */
     int stopped; /* stopped by a signal to the parent: no final status written */
+    int cont; /* --resume: the folder holds a checkpoint of this configuration to continue */
     char reason[sizeof(((gfn_error *)0)->msg) + 300];
     double wall;
     time_t started_at;
@@ -554,6 +556,23 @@ static int outputs_complete(const job *j, gfn_run_state st)
     return round == j->rounds;
 }
 
+/* The folder's checkpoint.bin is a valid, unfinished checkpoint of this run's
+ * configuration (checkpoint.h): gfn_train_run continues from it. */
+static int has_checkpoint(const job *j)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/checkpoint.bin", j->dir);
+    if (!gfn_fs_exists(path))
+        return 0;
+    gfn_strbuf c;
+    gfn_strbuf_init(&c);
+    gfn_checkpoint_config_text(&j->cfg, &c);
+    int finished = 1;
+    int ok = gfn_checkpoint_probe(path, c.data ? c.data : "", &finished, NULL) == GFN_OK;
+    gfn_strbuf_close(&c);
+    return ok && !finished;
+}
+
 /* Before anything runs: a folder holding a run of another configuration is an
  * error (or, with --force, rerun); with --resume a run finished with the same
  * configuration and complete outputs is skipped. */
@@ -575,6 +594,7 @@ static int check_existing(runner *r, gfn_error *err)
                 gfn_run_state st = gfn_runner_state(j->dir, NULL);
                 j->skip = (st == GFN_RUN_DONE || st == GFN_RUN_DIVERGED) &&
                           outputs_complete(j, st);
+                j->cont = !j->skip && has_checkpoint(j);
             }
         }
         gfn_strbuf_close(&d);
@@ -718,7 +738,8 @@ static void stop_children(runner *r)
 
 static int start_job(runner *r, job *j, gfn_error *err)
 {
-    int rc = gfn_fs_remove_tree(j->dir, err);
+    /* A folder with a checkpoint to continue from is kept; anything else is redone. */
+    int rc = j->cont ? GFN_OK : gfn_fs_remove_tree(j->dir, err);
     if (rc == GFN_OK)
         rc = gfn_fs_mkdir_p(j->dir, err);
     if (rc == GFN_OK)
@@ -912,7 +933,8 @@ static int run_all(runner *r, int jobs, gfn_error *err)
             rc = start_job(r, j, err);
             if (rc == GFN_OK) {
                 running++;
-                event(r, "started %s -> %s\n", j->label, j->dir);
+                event(r, "%s %s -> %s\n", j->cont ? "continuing" : "started", j->label,
+                      j->dir);
             }
         }
         if (running == 0 && !stop_signal)

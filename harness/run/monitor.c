@@ -355,3 +355,118 @@ size_t gfn_monitor_top(const gfn_monitor *m, gfn_monitor_dist_fn dist, void *ctx
     *mean_dist = gfn_ksum_get(&d) / ((double)n * (double)(n - 1) / 2);
     return n;
 }
+
+/* ---- checkpoints ----------------------------------------------------------------
+ * Section "monitor": i64 window_rounds, n_target_draws, top_k | f64 window_mean |
+ * i64 rounds_to_target, last_round | i64 live batches, then each {i64 round,
+ * i64 count, f64 sum} | their rewards in order | i64 modes, then each mode |
+ * i64 top_n, then each {f64 r, i64 x, i64 seq} in array order | i64 seq. */
+
+void gfn_monitor_save(const gfn_monitor *m, gfn_ckpt_buf *b)
+{
+    gfn_ckpt_put_i64(b, m->cfg.window_rounds);
+    gfn_ckpt_put_i64(b, (int64_t)m->cfg.n_target_draws);
+    gfn_ckpt_put_i64(b, m->cfg.top_k);
+    gfn_ckpt_put_f64(b, m->window_mean);
+    gfn_ckpt_put_i64(b, m->rounds_to_target);
+    gfn_ckpt_put_i64(b, m->last_round);
+    gfn_ckpt_put_i64(b, (int64_t)(m->nb - m->b0));
+    for (size_t i = m->b0; i < m->nb; i++) {
+        gfn_ckpt_put_i64(b, m->batches[i].round);
+        gfn_ckpt_put_i64(b, (int64_t)m->batches[i].count);
+        gfn_ckpt_put_f64(b, m->batches[i].sum);
+    }
+    gfn_ckpt_put(b, m->rew + m->rew0, (m->rew_len - m->rew0) * sizeof *m->rew);
+    gfn_ckpt_put_i64(b, (int64_t)m->modes_n);
+    for (size_t i = 0; i < m->modes_cap; i++)
+        if (m->modes[i] != -1)
+            gfn_ckpt_put_i64(b, m->modes[i]);
+    gfn_ckpt_put_i64(b, m->top_n);
+    for (int i = 0; i < m->top_n; i++) {
+        gfn_ckpt_put_f64(b, m->top[i].r);
+        gfn_ckpt_put_i64(b, m->top[i].x);
+        gfn_ckpt_put_i64(b, (int64_t)m->top[i].seq);
+    }
+    gfn_ckpt_put_i64(b, (int64_t)m->seq);
+}
+
+#define GET(call)             \
+    do {                      \
+        int rc_ = (call);     \
+        if (rc_)              \
+            return rc_;       \
+    } while (0)
+
+/* A count from the file, bounded so that a corrupt one cannot ask for terabytes. */
+static int get_count(gfn_ckpt_reader *r, int64_t max, int64_t *n, gfn_error *err)
+{
+    GET(gfn_ckpt_get_i64(r, n, err));
+    if (*n < 0 || *n > max)
+        return gfn_error_set(err, GFN_EFORMAT, "%s: section '%s': count %lld out of range",
+                             r->path, r->tag, (long long)*n);
+    return GFN_OK;
+}
+
+int gfn_monitor_restore(gfn_monitor *m, gfn_ckpt_reader *r, gfn_error *err)
+{
+    int64_t w, nd, k, v, nb, nm, nt;
+    GET(gfn_ckpt_get_i64(r, &w, err));
+    GET(gfn_ckpt_get_i64(r, &nd, err));
+    GET(gfn_ckpt_get_i64(r, &k, err));
+    if (w != m->cfg.window_rounds || nd != (int64_t)m->cfg.n_target_draws || k != m->cfg.top_k)
+        return gfn_error_set(err, GFN_EMISMATCH,
+                             "%s: monitor of window %lld, %lld target draws, top %lld; this run "
+                             "has %ld, %zu, %d",
+                             r->path, (long long)w, (long long)nd, (long long)k,
+                             m->cfg.window_rounds, m->cfg.n_target_draws, m->cfg.top_k);
+    GET(gfn_ckpt_get_f64(r, &m->window_mean, err));
+    GET(gfn_ckpt_get_i64(r, &v, err));
+    m->rounds_to_target = (long)v;
+    GET(gfn_ckpt_get_i64(r, &v, err));
+    m->last_round = (long)v;
+    GET(get_count(r, (int64_t)(r->len / 24), &nb, err));
+    m->b0 = m->nb = m->rew0 = m->rew_len = 0;
+    if (grow((void **)&m->batches, &m->bcap, (size_t)nb, sizeof *m->batches))
+        return gfn_error_set(err, GFN_ENOMEM, "monitor: no memory for %lld batches", (long long)nb);
+    size_t total = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        int64_t round, count;
+        batch *bt = &m->batches[i];
+        GET(gfn_ckpt_get_i64(r, &round, err));
+        GET(get_count(r, (int64_t)(r->len / 8), &count, err));
+        GET(gfn_ckpt_get_f64(r, &bt->sum, err));
+        bt->round = (long)round;
+        bt->count = (size_t)count;
+        bt->start = total;
+        total += (size_t)count;
+    }
+    m->nb = (size_t)nb;
+    if (total > r->len / 8 ||
+        grow((void **)&m->rew, &m->rew_cap, total, sizeof *m->rew))
+        return gfn_error_set(err, GFN_ENOMEM, "monitor: no memory for %zu samples", total);
+    GET(gfn_ckpt_get(r, m->rew, total * sizeof *m->rew, err));
+    m->rew_len = total;
+    GET(get_count(r, (int64_t)(r->len / 8), &nm, err));
+    for (size_t i = 0; i < m->modes_cap; i++)
+        m->modes[i] = -1;
+    m->modes_n = 0;
+    for (int64_t i = 0; i < nm; i++) {
+        GET(gfn_ckpt_get_i64(r, &v, err));
+        if (modes_add(m, v))
+            return gfn_error_set(err, GFN_ENOMEM, "monitor: no memory for %lld modes",
+                                 (long long)nm);
+    }
+    GET(get_count(r, m->cfg.top_k, &nt, err));
+    for (int64_t i = 0; i < nt; i++) {
+        int64_t x, seq;
+        GET(gfn_ckpt_get_f64(r, &m->top[i].r, err));
+        GET(gfn_ckpt_get_i64(r, &x, err));
+        GET(gfn_ckpt_get_i64(r, &seq, err));
+        m->top[i].x = x;
+        m->top[i].seq = (uint64_t)seq;
+    }
+    m->top_n = (int)nt;
+    GET(gfn_ckpt_get_i64(r, &v, err));
+    m->seq = (uint64_t)v;
+    return gfn_ckpt_done(r, err);
+}

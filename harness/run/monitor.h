@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "ad.h"
+#include "checkpoint.h"
 #include "metrics.h"
 #include "status.h"
 
@@ -94,5 +95,11 @@ int64_t gfn_monitor_modes_found(const gfn_monitor *m);
  * seen first, as the authors' stable sort does. */
 size_t gfn_monitor_top(const gfn_monitor *m, gfn_monitor_dist_fn dist, void *ctx,
                        double *mean_reward, double *mean_dist);
+
+/* Checkpoints (checkpoint.h): everything fed so far (the batches in the window,
+ * window mean, rounds to target, modes, top-k with their order), so that a
+ * monitor built with the same config and target continues bit-identically. */
+void gfn_monitor_save(const gfn_monitor *m, gfn_ckpt_buf *b);
+int gfn_monitor_restore(gfn_monitor *m, gfn_ckpt_reader *r, gfn_error *err);
 
 #endif

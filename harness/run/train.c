@@ -10,6 +10,7 @@
 #include "train.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ typedef struct {
     char exact[32];        /* auto | on | off */
     int ad_window;         /* AD of the whole window instead of the latest batch */
     int checkpoint;
+    long checkpoint_every; /* 0: only at the end */
     double target_mean;    /* NaN: the exact E_p*[R]; else the monitor's reference mean */
     long max_memory_mib;   /* 0: 80% of physical memory */
 } settings;
@@ -129,6 +131,8 @@ static void fill_eval(const gfn_key_value *vals, settings *s)
     s->ad_window = IS(AD_SCOPE, "window");
     s->progress_every = V(PROGRESS_EVERY).i;
     s->checkpoint = (int)V(CHECKPOINT).i;
+    s->checkpoint_every = V(CHECKPOINT_EVERY).set ? V(CHECKPOINT_EVERY).i
+                          : s->rounds / 10 > 1000 ? s->rounds / 10 : 1000;
     /* The authors' bag monitor compares with an analytic 18.17 instead of the
      * exact 24.79 (EXPERIMENTS.md); this key reproduces such a reference. */
     s->target_mean = V(TARGET_MEAN_REWARD).set ? V(TARGET_MEAN_REWARD).d : NAN;
@@ -219,6 +223,8 @@ typedef struct {
     int64_t exact_rows;      /* P_F network states of the exact evaluations */
     const char *run_dir;
     struct timespec t0;
+    long start_round;        /* the first round to train: 1, or the checkpoint's + 1 */
+    char *ckpt_config;       /* the configuration text checkpoints are tied to */
 } run_state;
 
 /* Timing of the last gfn_train_run of this thread (gfn_train_last_timing). */
@@ -499,6 +505,175 @@ static void teardown(run_state *st)
     gfn_strbuf_close(&st->metrics);
 }
 
+
+/* ---- checkpoints -----------------------------------------------------------
+ * A run checkpoint (checkpoint.h) holds, besides the "model" section:
+ *   "run":     i64 round | i64 have_exact | f64 row[GFN_N_COLUMNS] | i64 length |
+ *              metrics.tsv as written so far
+ *   "trainer": both streams | f64 last loss | i64 trajectories | i64 n | the n x
+ *              of the buffer in insertion order (the guide is rebuilt from them)
+ *   "evalrng": the evaluation stream | "monitor": gfn_monitor_save.
+ * Everything else a round reads is rebuilt by setup() from the configuration,
+ * which the file must match line for line.  It is written after round r's
+ * evaluation, so the run continues at round r + 1. */
+
+static volatile sig_atomic_t stop_requested;
+static _Thread_local gfn_train_round_hook round_hook;
+static _Thread_local void *round_hook_ctx;
+
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+void gfn_train_set_round_hook(gfn_train_round_hook fn, void *ctx)
+{
+    round_hook = fn;
+    round_hook_ctx = ctx;
+}
+
+static int ckpt_path(const run_state *st, char *buf, size_t cap)
+{
+    if (!st->run_dir || !st->s.checkpoint || !gfn_trainer_model(st->trainer))
+        return 0;
+    snprintf(buf, cap, "%s/checkpoint.bin", st->run_dir);
+    return 1;
+}
+
+static int save_checkpoint(run_state *st, long round, int finished, gfn_error *err)
+{
+    char path[4200];
+    if (!ckpt_path(st, path, sizeof path))
+        return GFN_OK;
+    gfn_ckpt_buf b;
+    gfn_ckpt_buf_init(&b);
+    gfn_ckpt_begin(&b, "run");
+    gfn_ckpt_put_i64(&b, round);
+    gfn_ckpt_put_i64(&b, st->have_exact);
+    gfn_ckpt_put(&b, st->row, sizeof st->row);
+    gfn_ckpt_put_i64(&b, (int64_t)st->metrics.len);
+    gfn_ckpt_put(&b, st->metrics.data, st->metrics.len);
+    gfn_ckpt_begin(&b, "model");
+    gfn_ckpt_put_model(&b, gfn_trainer_model(st->trainer));
+    gfn_trainer_state ts;
+    gfn_trainer_get_state(st->trainer, &ts);
+    gfn_ckpt_begin(&b, "trainer");
+    gfn_ckpt_put_rng(&b, ts.rng);
+    gfn_ckpt_put_rng(&b, ts.mon_rng);
+    gfn_ckpt_put_f64(&b, ts.last_loss);
+    gfn_ckpt_put_i64(&b, ts.trajectories);
+    int64_t n = gfn_trainer_buffer_size(st->trainer);
+    gfn_ckpt_put_i64(&b, n);
+    for (int64_t i = 0; i < n; i++)
+        gfn_ckpt_put_i64(&b, gfn_trainer_buffer_x(st->trainer, i));
+    gfn_ckpt_begin(&b, "evalrng");
+    gfn_ckpt_put_rng(&b, st->eval_rng);
+    gfn_ckpt_begin(&b, "monitor");
+    gfn_monitor_save(st->monitor, &b);
+    int rc = gfn_ckpt_write(path, st->ckpt_config, finished, &b, err);
+    gfn_ckpt_buf_close(&b);
+    return rc;
+}
+
+#define GETR(call)                \
+    do {                          \
+        if ((rc = (call)))        \
+            goto done;            \
+    } while (0)
+
+static int restore_run(run_state *st, gfn_ckpt_reader *r, long *round, gfn_error *err)
+{
+    int64_t v, len;
+    int rc;
+    if ((rc = gfn_ckpt_get_i64(r, &v, err)))
+        return rc;
+    if (v < 1 || v >= st->s.rounds)
+        return gfn_error_set(err, GFN_EFORMAT, "%s: checkpoint at round %lld of a run of %ld",
+                             r->path, (long long)v, st->s.rounds);
+    *round = (long)v;
+    if ((rc = gfn_ckpt_get_i64(r, &v, err)) || (rc = gfn_ckpt_get(r, st->row, sizeof st->row, err)) ||
+        (rc = gfn_ckpt_get_i64(r, &len, err)))
+        return rc;
+    st->have_exact = v != 0;
+    if (len < 0 || (uint64_t)len != r->len - r->pos)
+        return gfn_error_set(err, GFN_EFORMAT, "%s: section 'run': metrics of %lld bytes in %zu",
+                             r->path, (long long)len, r->len - r->pos);
+    st->metrics.len = 0;
+    gfn_strbuf_printf(&st->metrics, "%.*s", (int)len, (const char *)r->p + r->pos);
+    r->pos += (size_t)len;
+    return gfn_ckpt_done(r, err);
+}
+
+static int restore_trainer(run_state *st, gfn_ckpt_reader *r, gfn_error *err)
+{
+    gfn_trainer_state ts;
+    gfn_trainer_get_state(st->trainer, &ts);
+    int64_t n;
+    int rc;
+    if ((rc = gfn_ckpt_get_rng(r, ts.rng, err)) || (rc = gfn_ckpt_get_rng(r, ts.mon_rng, err)) ||
+        (rc = gfn_ckpt_get_f64(r, &ts.last_loss, err)) ||
+        (rc = gfn_ckpt_get_i64(r, &ts.trajectories, err)) || (rc = gfn_ckpt_get_i64(r, &n, err)))
+        return rc;
+    if (n < 0 || (uint64_t)n > (r->len - r->pos) / 8)
+        return gfn_error_set(err, GFN_EFORMAT, "%s: section 'trainer': %lld x in %zu bytes",
+                             r->path, (long long)n, r->len - r->pos);
+    int64_t *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
+    if (!x)
+        return gfn_error_set(err, GFN_ENOMEM, "out of memory for %lld buffered x", (long long)n);
+    rc = gfn_ckpt_get(r, x, (size_t)n * sizeof *x, err);
+    if (!rc)
+        rc = gfn_trainer_restore_seen(st->trainer, x, n, err);
+    free(x);
+    if (!rc)
+        gfn_trainer_set_state(st->trainer, &ts);
+    return rc ? rc : gfn_ckpt_done(r, err);
+}
+
+/* Continues from run_dir/checkpoint.bin when it holds this configuration's
+ * unfinished run; any other file is named on stderr and the run starts afresh. */
+static int maybe_resume(run_state *st, gfn_error *err)
+{
+    char path[4200];
+    st->start_round = 1;
+    if (!ckpt_path(st, path, sizeof path) || !gfn_fs_exists(path))
+        return GFN_OK;
+    gfn_ckpt_file f;
+    gfn_error why;
+    if (gfn_ckpt_file_read(path, st->ckpt_config, &f, &why) != GFN_OK) {
+        fprintf(stderr, "not continuing from it: %s; starting at round 0\n", why.msg);
+        return GFN_OK;
+    }
+    if (f.finished) {
+        gfn_ckpt_file_close(&f);
+        return GFN_OK; /* a finished run is redone from round 0, as before */
+    }
+    gfn_ckpt_reader r;
+    long round = 0;
+    int rc;
+    GETR(gfn_ckpt_file_section(&f, "run", &r, err));
+    GETR(restore_run(st, &r, &round, err));
+    GETR(gfn_ckpt_file_section(&f, "model", &r, err));
+    GETR(gfn_ckpt_get_model(&r, gfn_trainer_model(st->trainer), err));
+    GETR(gfn_ckpt_done(&r, err));
+    GETR(gfn_ckpt_file_section(&f, "trainer", &r, err));
+    GETR(restore_trainer(st, &r, err));
+    GETR(gfn_ckpt_file_section(&f, "evalrng", &r, err));
+    GETR(gfn_ckpt_get_rng(&r, st->eval_rng, err));
+    GETR(gfn_ckpt_done(&r, err));
+    GETR(gfn_ckpt_file_section(&f, "monitor", &r, err));
+    GETR(gfn_monitor_restore(st->monitor, &r, err));
+    /* Round 0's evaluation widened P_F's rows for the monitor samples; so here. */
+    GETR(gfn_trainer_reserve_monitor(st->trainer, (int)st->s.sample_size, err));
+    st->start_round = round + 1;
+    fprintf(stderr, "continuing from %s at round %ld\n", path, round + 1);
+done:
+    gfn_ckpt_file_close(&f);
+    return rc;
+}
+
+#undef GETR
+
 static void report_progress(run_state *st, long round, gfn_progress_fn progress, void *ctx)
 {
     if (!progress)
@@ -522,13 +697,15 @@ static int train_loop(run_state *st, gfn_progress_fn progress, void *ctx, gfn_er
     long every = st->s.progress_every > 0 ? st->s.progress_every
                                           : (st->s.rounds / 200 > 1 ? st->s.rounds / 200 : 1);
     long save_every = st->s.rounds / 10 > 1000 ? st->s.rounds / 10 : 1000;
+    long ck_every = st->s.checkpoint_every;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     double c0 = cpu_seconds();
     int64_t rows0[4];
     loop_rows(st, rows0);
-    GET(evaluate(st, 0, st->s.rounds == 0, err));
-    for (long r = 1; r <= st->s.rounds; r++) {
+    if (st->start_round == 1)
+        GET(evaluate(st, 0, st->s.rounds == 0, err));
+    for (long r = st->start_round; r <= st->s.rounds; r++) {
         int trc = gfn_trainer_round(st->trainer, err);
         if (trc == GFN_ENONFINITE) { /* a non-finite loss or gradient */
             char msg[sizeof err->msg];
@@ -543,16 +720,30 @@ static int train_loop(run_state *st, gfn_progress_fn progress, void *ctx, gfn_er
             report_progress(st, r, progress, ctx);
         if (r % save_every == 0) /* nothing lost if the run dies later */
             GET(write_file(st, "metrics.tsv", &st->metrics, err));
+        if (round_hook)
+            round_hook(round_hook_ctx, r);
+        if (r < st->s.rounds && ((ck_every > 0 && r % ck_every == 0) || stop_requested))
+            GET(save_checkpoint(st, r, 0, err));
+        if (r < st->s.rounds && stop_requested) {
+            GET(write_file(st, "metrics.tsv", &st->metrics, err));
+            return gfn_error_set(err, GFN_EINTERRUPTED,
+                                 "interrupted by SIGTERM after round %ld of %ld: %s; run again "
+                                 "(gfnbench run --resume) to continue",
+                                 r, st->s.rounds,
+                                 st->s.checkpoint && st->run_dir ? "checkpoint.bin written"
+                                                                 : "no checkpoint (checkpoint=false "
+                                                                   "or no folder)");
+        }
     }
     if (st->s.rounds % every != 0)
         report_progress(st, st->s.rounds, progress, ctx);
     /* Exact evaluation is timed apart: the loop figures are training + sampled metrics. */
-    last_timing.rounds = st->s.rounds;
+    last_timing.rounds = st->s.rounds - st->start_round + 1; /* this process's share */
     last_timing.loop_wall = seconds_since(&t0) - last_timing.exact_wall;
     last_timing.loop_cpu = cpu_seconds() - c0 - last_timing.exact_cpu;
     int64_t rows1[4];
     loop_rows(st, rows1);
-    double n = st->s.rounds > 0 ? (double)st->s.rounds : NAN;
+    double n = last_timing.rounds > 0 ? (double)last_timing.rounds : NAN;
     last_timing.pf_fwd = (double)(rows1[0] - rows0[0] - st->exact_rows) / n;
     last_timing.pf_bwd = (double)(rows1[1] - rows0[1]) / n;
     last_timing.pb_fwd = (double)(rows1[2] - rows0[2]) / n;
@@ -614,7 +805,7 @@ static int write_logp(run_state *st, gfn_error *err)
     return rc;
 }
 
-static int write_outputs(run_state *st, gfn_params *cfg, const gfn_params *summary, gfn_error *err)
+static int write_outputs(run_state *st, const gfn_params *summary, gfn_error *err)
 {
     if (!st->run_dir)
         return GFN_OK;
@@ -627,18 +818,7 @@ static int write_outputs(run_state *st, gfn_params *cfg, const gfn_params *summa
     if (rc)
         return rc;
     GET(write_logp(st, err));
-    gfn_model *m = gfn_trainer_model(st->trainer);
-    if (m && st->s.checkpoint) {
-        gfn_strbuf c;
-        gfn_strbuf_init(&c);
-        for (int i = 0; i < cfg->n; i++)
-            gfn_strbuf_printf(&c, "%s=%s\n", cfg->items[i].key, cfg->items[i].val);
-        char path[4096];
-        snprintf(path, sizeof path, "%s/checkpoint.bin", st->run_dir);
-        rc = gfn_checkpoint_save(path, m, c.data ? c.data : "", err);
-        gfn_strbuf_close(&c);
-    }
-    return rc;
+    return save_checkpoint(st, st->s.rounds, 1, err);
 }
 
 int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress,
@@ -653,7 +833,21 @@ int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress
     gfn_params local;
     gfn_params_init(&local);
     gfn_params *out = summary ? summary : &local;
+    gfn_strbuf ctext;
+    gfn_strbuf_init(&ctext);
+    gfn_checkpoint_config_text(cfg, &ctext);
+    st.ckpt_config = ctext.data ? ctext.data : "";
+    /* SIGTERM (a scheduler's preemption or time limit) ends the current round,
+     * writes a checkpoint and returns GFN_EINTERRUPTED. */
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigterm;
+    sigemptyset(&sa.sa_mask);
+    stop_requested = 0;
+    sigaction(SIGTERM, &sa, &old_sa);
     int rc = setup(&st, cfg, err);
+    if (!rc)
+        rc = maybe_resume(&st, err);
     if (!rc) {
         rc = train_loop(&st, progress, progress_ctx, err);
         /* The metrics so far are kept whether or not the run finished. */
@@ -668,8 +862,10 @@ int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress
     if (!rc)
         rc = build_summary(&st, out, err);
     if (!rc)
-        rc = write_outputs(&st, cfg, out, err);
+        rc = write_outputs(&st, out, err);
     teardown(&st);
+    sigaction(SIGTERM, &old_sa, NULL);
+    gfn_strbuf_close(&ctext);
     gfn_params_close(&local);
     return rc;
 }

@@ -35,6 +35,23 @@ typedef void (*gfn_progress_fn)(void *ctx, long round, long rounds, double round
 int gfn_train_run(gfn_params *cfg, const char *run_dir, gfn_progress_fn progress,
                   void *progress_ctx, gfn_params *summary, gfn_error *err);
 
+/* Continuing a run (checkpoints): when run_dir/checkpoint.bin holds an
+ * unfinished run of exactly this configuration (checkpoint.h checks magic,
+ * version, layout, sizes, checksum and the config text), gfn_train_run continues
+ * from it; metrics.tsv, summary.txt (but wall_seconds), logp.tsv and
+ * checkpoint.bin then end byte-identical to an uninterrupted run.  Any other
+ * checkpoint.bin is named on stderr and the run starts at round 0.  Checkpoints
+ * are written every checkpoint_every rounds and at the end (checkpoint=true,
+ * the default, and a run with a model: not "uniform").  While it runs, SIGTERM
+ * makes it finish the current round, write the checkpoint and metrics.tsv and
+ * return GFN_EINTERRUPTED (75, EX_TEMPFAIL: the exit status of `gfnbench train`
+ * and of a `gfnbench run` child, on which a scheduler requeues). */
+
+/* Tests: fn(ctx, round) is called after every round of this thread's runs (NULL
+ * to stop); it may raise SIGTERM, or SIGKILL in a forked child. */
+typedef void (*gfn_train_round_hook)(void *ctx, long round);
+void gfn_train_set_round_hook(gfn_train_round_hook fn, void *ctx);
+
 /* Checks cfg as gfn_train_run would (unknown keys, bad values, unknown task or
  * objective) without training or writing anything; `gfnbench run` calls it for
  * every run of an experiment before the first one starts. */

@@ -122,7 +122,10 @@ typedef enum {
     X(PROGRESS_EVERY, "progress_every", GFN_KEY_INT, "0", 0, 1e15, 0, NULL, GFN_KG_EVAL,          \
       "rounds between progress lines (0: about 200 per run)")                                     \
     X(CHECKPOINT, "checkpoint", GFN_KEY_BOOL, "true", 0, 0, 0, NULL, GFN_KG_EVAL,                 \
-      "write checkpoint.bin at the end")                                                          \
+      "write checkpoint.bin (every checkpoint_every rounds, on SIGTERM and at the end)")          \
+    X(CHECKPOINT_EVERY, "checkpoint_every", GFN_KEY_INT, NULL, 0, 1e15, 0, NULL, GFN_KG_EVAL,      \
+      "rounds between checkpoints a stopped run continues from (default max(1000, rounds/10); "   \
+      "0: only at the end)")                                                                      \
     X(TARGET_MEAN_REWARD, "target_mean_reward", GFN_KEY_REAL, NULL, 0, 1e300, 1, NULL,            \
       GFN_KG_EVAL, "reference of sampled_mean_reward_pct and rounds_to_target (default exact E_p*[R])")
 

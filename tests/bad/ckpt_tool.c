@@ -1,5 +1,6 @@
-/* ckpt_tool.c - checkpoints for the hostile-input suite (tests/bad/run.sh): no command
- * of gfnbench reads a checkpoint, so this loads one the way the trainer's code would.
+/* ckpt_tool.c - checkpoints for the hostile-input suite (tests/bad/run.sh): loads one
+ * into a fixed model through the loader training runs use (gfn_checkpoint_load; a run
+ * continues from checkpoint.bin through the same header, section and value checks).
  *
  *   ckpt_tool load FILE    loads FILE into the model of tests/fuzz/ckpt_model.h (width 4,
  *                          config "ckpt_tool v1"); exit 0, or 1 with the error on stderr
@@ -17,7 +18,14 @@
 #include "fsutil.h"
 
 #define CONFIG "ckpt_tool v1"
-#define SEG0 32 /* offset of the first segment record */
+/* Offsets in a format-2 file of gfn_checkpoint_save (checkpoint.h): the header is 48
+ * bytes, then the config, then the "model" section (8-byte tag, u64 length), whose
+ * data opens with u32 n_segments, u32 0, u64 n_params and the segment records. */
+#define CFG_AT 48
+#define SEC_AT (CFG_AT + 12)  /* strlen(CONFIG) */
+#define NSEG_AT (SEC_AT + 16)
+#define NPAR_AT (NSEG_AT + 8)
+#define SEG0 (NPAR_AT + 8)    /* offset of the first segment record */
 
 static unsigned char *valid;
 static size_t valid_len;
@@ -64,11 +72,11 @@ static int forge(gfn_model *m)
     valid = (unsigned char *)raw;
     uint32_t nseg, clen;
     uint64_t n;
-    memcpy(&nseg, valid + 16, 4);
-    memcpy(&clen, valid + 20, 4);
-    memcpy(&n, valid + 24, 8);
-    size_t cfg_at = SEG0 + 40 * (size_t)nseg, par_at = cfg_at + clen;
-    size_t m_at = par_at + 8 * n, v_at = m_at + 8 * n;
+    memcpy(&nseg, valid + NSEG_AT, 4);
+    memcpy(&clen, valid + 32, 4);
+    memcpy(&n, valid + NPAR_AT, 8);
+    size_t cfg_at = CFG_AT, par_at = SEG0 + 40 * (size_t)nseg;
+    size_t m_at = par_at + 16 * n, v_at = m_at + 8 * n; /* params, grads, m, v */
     int bad = 0;
     unsigned char *b;
     double d;
@@ -84,23 +92,40 @@ static int forge(gfn_model *m)
     memcpy(b, "GFNBCKPX", 8);
     bad |= emit("bad_magic.ckpt", b, valid_len, 1);
     memcpy(b, "GFNBCKPT", 8);
-    put_u32(b, 8, 2);
-    bad |= emit("version2.ckpt", b, valid_len, 1);
+    put_u32(b, 8, GFN_CHECKPOINT_VERSION + 1);
+    bad |= emit("version3.ckpt", b, valid_len, 1);
     put_u32(b, 8, GFN_CHECKPOINT_VERSION);
     put_u32(b, 12, 0x04030201u);
     bad |= emit("other_endian.ckpt", b, valid_len, 1);
     put_u32(b, 12, 0x01020304u);
-    put_u32(b, 16, 0xffffffffu);
+    b[16] ^= 0x01;
+    bad |= emit("other_layout.ckpt", b, valid_len, 1);
+    b[16] ^= 0x01;
+    put_u32(b, 28, 2);
+    bad |= emit("nsections_more.ckpt", b, valid_len, 1);
+    put_u32(b, 28, 0);
+    bad |= emit("nsections_none.ckpt", b, valid_len, 1);
+    put_u32(b, 28, 1);
+    put_u64(b, SEC_AT + 8, (uint64_t)1 << 40);
+    bad |= emit("section_len_huge.ckpt", b, valid_len, 1);
+    memcpy(b + SEC_AT + 8, valid + SEC_AT + 8, 8);
+    memcpy(b + SEC_AT, "modex", 5);
+    bad |= emit("no_model_section.ckpt", b, valid_len, 1);
+    memcpy(b + SEC_AT, valid + SEC_AT, 8);
+    put_u64(b, 40, (uint64_t)1 << 62);
+    bad |= emit("body_len_huge.ckpt", b, valid_len, 1);
+    memcpy(b + 40, valid + 40, 8);
+    put_u32(b, NSEG_AT, 0xffffffffu);
     bad |= emit("nseg_huge.ckpt", b, valid_len, 1);
-    put_u32(b, 16, nseg);
-    put_u64(b, 24, (uint64_t)1 << 62);
+    put_u32(b, NSEG_AT, nseg);
+    put_u64(b, NPAR_AT, (uint64_t)1 << 62);
     bad |= emit("nparams_huge.ckpt", b, valid_len, 1);
-    put_u64(b, 24, (uint64_t)1 << 39);
+    put_u64(b, NPAR_AT, (uint64_t)1 << 39);
     bad |= emit("nparams_big.ckpt", b, valid_len, 1);
-    put_u64(b, 24, n);
-    put_u32(b, 20, 0xffffffffu);
+    put_u64(b, NPAR_AT, n);
+    put_u32(b, 32, 0xffffffffu);
     bad |= emit("config_len_huge.ckpt", b, valid_len, 1);
-    put_u32(b, 20, clen);
+    put_u32(b, 32, clen);
     b[par_at + 3] ^= 0x10;
     bad |= emit("flipped_bit.ckpt", b, valid_len, 0);
     b[par_at + 3] ^= 0x10;

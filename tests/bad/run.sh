@@ -9,7 +9,7 @@
 # substitutions: @B is this folder (absolute), @C a folder of checkpoints written by
 # `BUILD/ckpt_tool forge` (hostile variants of one valid file), @G a folder of large
 # inputs generated here (too big to commit), @@ a literal '@'.  Kind
-# ckpt runs BUILD/ckpt_tool (no command of gfnbench loads a checkpoint); every other kind
+# ckpt runs BUILD/ckpt_tool (the checkpoint loader on a fixed model); every other kind
 # (spec, train, table, ad, cli) runs BUILD/gfnbench.
 #
 # Each case runs in a fresh empty folder with a timeout of 10 s.  A case passes when the
