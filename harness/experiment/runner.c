@@ -233,6 +233,10 @@ static void child_main(gfn_run_fn run, gfn_params *cfg, const char *run_dir, int
         dup2(log_fd, STDERR_FILENO);
         close(log_fd);
     }
+    /* A parent killed with its children (SIGTERM to the job's process group, as
+     * a scheduler does) must not take a child down by SIGPIPE at its next
+     * progress message, before the child has written its checkpoint. */
+    signal(SIGPIPE, SIG_IGN);
     gfn_error err;
     gfn_error_clear(&err);
     int rc = run(cfg, run_dir, child_progress, &fd, NULL, &err);

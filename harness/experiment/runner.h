@@ -8,8 +8,9 @@
  * versions, wall time, status ok|failed with the reason).  run.txt is written
  * last, atomically, by the parent: a folder whose run.txt says "status: ok" is
  * finished ("status: diverged" too: the run ended at a non-finite loss or
- * metric, a result in itself), anything else is half-written and --resume clears
- * and redoes it.  config.txt is compared first: --resume skips a finished run
+ * metric, a result in itself), anything else is half-written: --resume continues
+ * it when its checkpoint.bin is a valid unfinished checkpoint of the configuration
+ * asked for now (gfn_checkpoint_probe), else clears and redoes it.  config.txt is compared first: --resume skips a finished run
  * only when its recorded configuration is the one the spec asks for now and its
  * outputs are complete; a folder of another configuration is an error naming
  * the runs and keys that differ (opts.force reruns them instead).

@@ -727,8 +727,8 @@ static int train_loop(run_state *st, gfn_progress_fn progress, void *ctx, gfn_er
         if (r < st->s.rounds && stop_requested) {
             GET(write_file(st, "metrics.tsv", &st->metrics, err));
             return gfn_error_set(err, GFN_EINTERRUPTED,
-                                 "interrupted by SIGTERM after round %ld of %ld: %s; run again "
-                                 "(gfnbench run --resume) to continue",
+                                 "interrupted by SIGTERM after round %ld of %ld: %s; the same "
+                                 "command (gfnbench run: with --resume) continues",
                                  r, st->s.rounds,
                                  st->s.checkpoint && st->run_dir ? "checkpoint.bin written"
                                                                  : "no checkpoint (checkpoint=false "

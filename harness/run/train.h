@@ -14,7 +14,8 @@
  *                 distinct_x_sampled, true_log_z, wall_seconds)
  *   logp.tsv      x <TAB> log_reward <TAB> log_p_theta for every terminal (exact
  *                 only; x in the text form of eval.h; every k-th x above 100,000)
- *   checkpoint.bin
+ *   checkpoint.bin  the state of the run (checkpoint.h), every checkpoint_every
+ *                 rounds, on SIGTERM and at the end (flagged finished)
  * Files are written to a temporary name and renamed, so a reader never sees half
  * a file.  summary (may be NULL) receives the final metrics as key/value pairs.
  */
