@@ -52,11 +52,13 @@ static void run_usage(FILE *f)
             "shards run side by side into one folder, and the report step is skipped\n"
             "(run `gfnbench report SPEC.yaml` once every shard is done).\n\n"
             "Interruptions: each run writes checkpoint.bin every checkpoint_every rounds\n"
-            "(a training key; default max(1000, rounds/10), 0 = only at the end).  SIGTERM\n"
-            "(what Slurm sends at preemption or before a time limit) makes a run finish its\n"
-            "round, write its checkpoint and exit with status 75 (EX_TEMPFAIL; run.txt:\n"
-            "failed, reason \"interrupted by SIGTERM ...\"): requeue on 75.  --resume then\n"
-            "continues it; its outputs end byte-identical to an uninterrupted run.\n");
+            "(a training key; default max(1000, rounds/10), 0 = only at the end).  A run\n"
+            "given SIGTERM (by `gfnbench run` as above, or by a scheduler at preemption or\n"
+            "before a time limit) finishes its round, writes its checkpoint and exits with\n"
+            "status 75 (EX_TEMPFAIL, on which a scheduler can requeue; when only the run\n"
+            "got the signal, its run.txt says \"interrupted by SIGTERM after round N\").\n"
+            "--resume continues such a run from its checkpoint, and its outputs end\n"
+            "byte-identical to those of a run never stopped.\n");
 }
 
 static int parse_int(const char *s, long lo, long hi, int *out)
