@@ -251,6 +251,16 @@ static void test_diverged(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(md, "| wild | 0/2 (2 diverged) |"));
     CU_ASSERT_PTR_NOT_NULL(strstr(md, " | a \\| b |\n")); /* a '|' in paper: escaped */
     free(md);
+    /* runs.csv: every evaluation row of every run with metrics, every registry column */
+    char *runs = slurp(out, "", "runs.csv");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(runs);
+    CU_ASSERT(strncmp(runs, "variant,seed,round,trajectories,loss,", 37) == 0);
+    int lines = 0;
+    for (const char *c = runs; *c; c++)
+        lines += *c == '\n';
+    CU_ASSERT_EQUAL(lines, 1 + 2 * 10); /* tb's 2 seeds x 10 rows; wild diverged before any */
+    CU_ASSERT_PTR_NOT_NULL(strstr(runs, "\ntb,1,100,1600,"));
+    free(runs);
     gfn_spec_free(s);
 }
 

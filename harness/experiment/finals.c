@@ -6,11 +6,14 @@
  */
 #include "finals.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fsutil.h"
+#include "metric_table.h"
+#include "report.h"
 #include "runner.h"
 
 /* An ordered set of column names. */
@@ -163,6 +166,61 @@ int gfn_finals_write(const gfn_spec *s, const char *results, const char *dir, gf
     free(rows);
     free(settings.names);
     free(metrics.names);
+    return rc;
+}
+
+/* ---- runs.csv ---- */
+
+/* A metrics.tsv cell as CSV: integers as integers, NaN as "nan" (pandas reads it). */
+static void csv_number(gfn_strbuf *b, double v, int integer)
+{
+    if (v != v)
+        gfn_strbuf_printf(b, "nan");
+    else if (integer)
+        gfn_strbuf_printf(b, "%.0f", v);
+    else
+        gfn_strbuf_printf(b, "%.10g", v);
+}
+
+int gfn_runs_write(const gfn_spec *s, const char *results, const char *dir, gfn_error *err)
+{
+    gfn_strbuf b;
+    gfn_strbuf_init(&b);
+    gfn_strbuf_printf(&b, "variant,seed");
+    for (int c = 0; c < GFN_N_COLUMNS; c++)
+        gfn_strbuf_printf(&b, ",%s", gfn_metric_table[c].name);
+    gfn_strbuf_printf(&b, "\n");
+    int rc = GFN_OK;
+    for (int v = 0; v < s->n_variants && rc == GFN_OK; v++)
+        for (int k = 0; k < s->n_seeds && rc == GFN_OK; k++) {
+            char run[4096], path[4200];
+            gfn_runner_run_dir(s, results, v, k, run, sizeof run);
+            snprintf(path, sizeof path, "%s/metrics.tsv", run);
+            if (!gfn_fs_exists(path))
+                continue;
+            gfn_tsv t;
+            gfn_error e;
+            if (gfn_tsv_read(path, 1, NULL, &t, &e) != GFN_OK)
+                continue; /* the report says why elsewhere; a bad file adds no rows */
+            int col[GFN_N_COLUMNS];
+            for (int c = 0; c < GFN_N_COLUMNS; c++)
+                col[c] = gfn_tsv_col(&t, gfn_metric_table[c].name);
+            for (int r = 0; r < t.n_rows; r++) {
+                csv_cell(&b, s->variants[v].name);
+                gfn_strbuf_printf(&b, ",%ld", s->seeds[k]);
+                for (int c = 0; c < GFN_N_COLUMNS; c++) {
+                    gfn_strbuf_printf(&b, ",");
+                    double x = col[c] >= 0 ? t.v[(size_t)r * t.n_cols + col[c]] : NAN;
+                    csv_number(&b, x, strcmp(gfn_metric_table[c].format, GFN_MF_INT) == 0);
+                }
+                gfn_strbuf_printf(&b, "\n");
+            }
+            gfn_tsv_close(&t);
+        }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/runs.csv", dir);
+    rc = gfn_strbuf_write(&b, path, err);
+    gfn_strbuf_close(&b);
     return rc;
 }
 

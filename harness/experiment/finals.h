@@ -23,6 +23,12 @@
  * results.  Missing or unfinished runs get a row with their status. */
 int gfn_finals_write(const gfn_spec *s, const char *results, const char *dir, gfn_error *err);
 
+/* Writes DIR/runs.csv: a header (variant, seed, then every metrics.tsv column of
+ * the metric registry) and one row per variant, seed and evaluation round, from
+ * every run's metrics.tsv (finished or not); NaN is "nan".  pandas.read_csv reads
+ * it with no options. */
+int gfn_runs_write(const gfn_spec *s, const char *results, const char *dir, gfn_error *err);
+
 /* A finals.csv read back: every cell as text. */
 typedef struct {
     int n_rows, n_cols;

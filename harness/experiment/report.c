@@ -775,13 +775,16 @@ int gfn_report_write(const gfn_spec *s, const gfn_report_opts *o, gfn_error *err
         rc = write_tables(s, results, dir, res, o ? o->markdown : NULL, err);
     if (rc == GFN_OK)
         rc = gfn_finals_write(s, results, dir, err);
+    if (rc == GFN_OK)
+        rc = gfn_runs_write(s, results, dir, err);
     gfn_plot_opts po = {o ? o->run_gnuplot : 1};
     if (rc == GFN_OK && s->n_curves > 0)
         rc = draw_curves(s, results, plots, res, &po, msgs, &n_figs, err);
     if (rc == GFN_OK && s->scatter)
         rc = draw_scatter(s, results, plots, res, &po, msgs, &n_figs, err);
     if (rc == GFN_OK && msgs) {
-        fprintf(msgs, "tables:  %s/summary.md, summary.csv, paper_table.md, finals.csv\n", dir);
+        fprintf(msgs, "tables:  %s/summary.md, summary.csv, paper_table.md, finals.csv, runs.csv\n",
+                dir);
         if (n_figs == 0)
             fprintf(msgs, "figures: none (no curve data)\n");
         else if (po.run_gnuplot && gfn_plot_have_gnuplot())
