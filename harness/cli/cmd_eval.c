@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "train.h"
 #include "eval.h"
 #include "params.h"
 #include "task.h"
@@ -16,7 +17,8 @@ static void help(FILE *f)
 {
     fprintf(f,
             "usage: gfnbench eval TASK [key=value ...] (--samples FILE | --logp FILE | --policy FILE)\n"
-            "                     [--out DIR]\n\n"
+            "                     [--out DIR]\n"
+            "       gfnbench eval --checkpoint RUN_DIR [--out DIR]\n\n"
             "Scores samples, log-probabilities or a forward policy made by any sampler on TASK\n"
             "and prints the metrics as `key: value` lines, with the names `train` uses.\n"
             "  --samples FILE  one x a line, or x<TAB>round (rounds non-decreasing): the sampled\n"
@@ -30,6 +32,10 @@ static void help(FILE *f)
             "                  STOP: the terminal copy): p_theta by dynamic programming, then\n"
             "                  every exact metric.\n"
             "  --out DIR       writes summary.txt, metrics.tsv (and logp.tsv) as a run does.\n"
+            "  --checkpoint RUN_DIR  a finished run's model (its config.txt and\n"
+            "                  checkpoint.bin): p_theta by dynamic programming, every exact\n"
+            "                  metric; a checkpoint of another configuration, format or build\n"
+            "                  is refused with the reason.\n"
             "Text forms: a string in the task's alphabet (ACGT), a bag as its letters in\n"
             "alphabet order (AABDG), a hypergrid point as coordinates 1,0,3,2; s_0 is the\n"
             "empty field (hypergrid: 0,0,0,0).  Bad rows are errors with FILE:LINE.\n"
@@ -91,12 +97,58 @@ static int run_eval(const gfn_env *env, const eval_args *a, const gfn_eval_confi
     return rc;
 }
 
+/* `gfnbench eval --checkpoint RUN_DIR [--out DIR]`: the run's model, exactly. */
+static int eval_checkpoint(int argc, char **argv)
+{
+    const char *dir = argc > 2 ? argv[2] : NULL, *out_dir = NULL;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
+            out_dir = argv[++i];
+        } else {
+            fprintf(stderr, "gfnbench eval: unexpected argument '%s' (usage: gfnbench eval "
+                            "--checkpoint RUN_DIR [--out DIR])\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!dir) {
+        fprintf(stderr, "gfnbench eval: --checkpoint needs a run folder\n");
+        return 2;
+    }
+    gfn_error err;
+    gfn_run_model *m = NULL;
+    gfn_params out;
+    gfn_params_init(&out);
+    int rc = gfn_run_model_open(dir, -1, &m, &err);
+    double *p = NULL;
+    if (!rc) {
+        p = malloc((size_t)gfn_env_terminal_count(gfn_run_model_env(m)) * sizeof *p);
+        rc = p ? gfn_run_model_p_theta(m, p, &err) : gfn_error_set(&err, GFN_ENOMEM, "out of memory");
+    }
+    if (!rc)
+        rc = gfn_eval_exact(gfn_run_model_env(m), p, gfn_run_model_log_z(m), &out, &err);
+    if (!rc && out_dir)
+        rc = gfn_eval_write_run(out_dir, gfn_run_model_env(m), &out, p, &err);
+    if (!rc) {
+        printf("run: %s\n", dir);
+        for (int i = 0; i < out.n; i++)
+            printf("%s: %s\n", out.items[i].key, out.items[i].val);
+    } else {
+        fprintf(stderr, "gfnbench eval: %s\n", err.msg);
+    }
+    free(p);
+    gfn_params_close(&out);
+    gfn_run_model_free(m);
+    return rc ? 1 : 0;
+}
+
 int gfn_cmd_eval(int argc, char **argv)
 {
     if (gfn_cmd_wants_help(argc, argv)) {
         help(stdout);
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "--checkpoint") == 0)
+        return eval_checkpoint(argc, argv);
     gfn_params p, out;
     gfn_error err;
     gfn_error_clear(&err);

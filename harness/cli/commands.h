@@ -19,6 +19,7 @@ int gfn_cmd_eval(int argc, char **argv);
 int gfn_cmd_compare(int argc, char **argv);
 int gfn_cmd_status(int argc, char **argv);
 int gfn_cmd_slurm(int argc, char **argv);
+int gfn_cmd_sample(int argc, char **argv);
 
 /* True when argv[1..] contains -h or --help. */
 int gfn_cmd_wants_help(int argc, char **argv);

@@ -20,6 +20,7 @@ static const command COMMANDS[] = {
     {"target", gfn_cmd_target, "enumerate a task and print its exact target statistics"},
     {"train", gfn_cmd_train, "train one GFlowNet and print its final evaluation"},
     {"eval", gfn_cmd_eval, "score samples, log-probabilities or a policy made elsewhere"},
+    {"sample", gfn_cmd_sample, "draw x from a finished run's trained model"},
     {"ad", gfn_cmd_ad, "two-sample (k-sample) Anderson-Darling test on files of numbers"},
     {"run", gfn_cmd_run, "run an experiment spec (YAML): every variant and seed, then report"},
     {"report", gfn_cmd_report, "summary tables and figures of an experiment's results"},

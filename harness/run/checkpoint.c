@@ -476,3 +476,18 @@ int gfn_checkpoint_probe(const char *path, const char *config, int *finished, gf
     gfn_ckpt_file_close(&f);
     return rc;
 }
+
+int gfn_checkpoint_read_config(const char *path, gfn_strbuf *out, int *finished, gfn_error *err)
+{
+    gfn_ckpt_file f;
+    int rc = gfn_ckpt_file_read(path, NULL, &f, err);
+    if (rc)
+        return rc;
+    const char *stored = f.raw + HEAD_SIZE;
+    size_t clen = (size_t)((const char *)f.body - stored);
+    gfn_strbuf_printf(out, "%.*s", (int)clen, stored);
+    if (finished)
+        *finished = f.finished;
+    gfn_ckpt_file_close(&f);
+    return out->failed ? gfn_error_set(err, GFN_ENOMEM, "out of memory") : GFN_OK;
+}

@@ -114,6 +114,10 @@ void gfn_ckpt_file_close(gfn_ckpt_file *f);
 int gfn_ckpt_file_section(const gfn_ckpt_file *f, const char *tag, gfn_ckpt_reader *r,
                           gfn_error *err);
 
+/* The configuration text stored in a valid checkpoint (key=value lines), appended
+ * to out; *finished (may be NULL) says whether the run had finished. */
+int gfn_checkpoint_read_config(const char *path, gfn_strbuf *out, int *finished, gfn_error *err);
+
 /* GFN_OK when path is a valid checkpoint of config; *finished says whether the
  * run it holds had finished.  The runner's --resume asks this. */
 int gfn_checkpoint_probe(const char *path, const char *config, int *finished, gfn_error *err);

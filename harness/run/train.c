@@ -877,3 +877,130 @@ long gfn_train_peak_rss_kb(void)
     struct rusage ru;
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
+
+/* ---- a finished run's model: sample it, evaluate it ------------------------ */
+
+struct gfn_run_model {
+    settings s;
+    gfn_params cfg;
+    gfn_env *env;
+    gfn_trainer *trainer;
+};
+
+void gfn_run_model_free(gfn_run_model *m)
+{
+    if (!m)
+        return;
+    gfn_trainer_free(m->trainer);
+    gfn_env_free(m->env);
+    gfn_params_close(&m->cfg);
+    free(m);
+}
+
+/* config.txt's key=value lines (comments skipped) into cfg. */
+static int read_config_txt(const char *run_dir, gfn_params *cfg, gfn_error *err)
+{
+    char path[4200], *text = NULL;
+    snprintf(path, sizeof path, "%s/config.txt", run_dir);
+    GET(gfn_fs_read_all(path, &text, NULL, err));
+    int rc = GFN_OK, line_no = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == GFN_OK;
+         line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        if (line[0] == '#' || !line[0])
+            continue;
+        char where[4300];
+        snprintf(where, sizeof where, "%s:%d", path, line_no);
+        rc = gfn_params_add_arg(cfg, line, where, err);
+    }
+    free(text);
+    return rc;
+}
+
+int gfn_run_model_open(const char *run_dir, long seed, gfn_run_model **out, gfn_error *err)
+{
+    *out = NULL;
+    gfn_run_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return gfn_error_set(err, GFN_ENOMEM, "out of memory");
+    gfn_params_init(&m->cfg);
+    /* The run's configuration: config.txt when the folder has one (gfnbench run
+     * writes it), else the text stored in the checkpoint (gfnbench train --out). */
+    char cpath[4200];
+    snprintf(cpath, sizeof cpath, "%s/config.txt", run_dir);
+    int rc;
+    if (gfn_fs_exists(cpath)) {
+        rc = read_config_txt(run_dir, &m->cfg, err);
+    } else {
+        gfn_strbuf text;
+        gfn_strbuf_init(&text);
+        snprintf(cpath, sizeof cpath, "%s/checkpoint.bin", run_dir);
+        rc = gfn_checkpoint_read_config(cpath, &text, NULL, err);
+        char *save = NULL;
+        for (char *line = rc ? NULL : strtok_r(text.data ? text.data : (char *)"", "\n", &save);
+             line && !rc; line = strtok_r(NULL, "\n", &save))
+            rc = gfn_params_add_arg(&m->cfg, line, cpath, err);
+        gfn_strbuf_close(&text);
+    }
+    if (!rc) {
+        gfn_params_reset_used(&m->cfg);
+        rc = read_settings(&m->cfg, &m->s, err);
+    }
+    if (!rc)
+        rc = gfn_task_open(m->s.task, &m->cfg, &m->env, err);
+    if (!rc)
+        rc = check_memory(&m->s, m->env, err);
+    if (!rc) {
+        if (seed >= 0)
+            m->s.tc.seed = (unsigned long)seed; /* the sampling stream only */
+        if (!(m->trainer = gfn_trainer_alloc(m->env, &m->s.tc, err)))
+            rc = err ? err->code : GFN_EVALUE;
+    }
+    gfn_model *model = rc ? NULL : gfn_trainer_model(m->trainer);
+    if (!rc && !model)
+        rc = gfn_error_set(err, GFN_EUNSUPPORTED, "%s: objective %s trains no model (the "
+                           "uniform sampler needs no checkpoint)", run_dir,
+                           m->s.tc.objective->name);
+    if (!rc) {
+        /* The checkpoint must be this configuration's (its stored config text). */
+        char path[4200];
+        snprintf(path, sizeof path, "%s/checkpoint.bin", run_dir);
+        gfn_strbuf ctext;
+        gfn_strbuf_init(&ctext);
+        gfn_checkpoint_config_text(&m->cfg, &ctext);
+        rc = gfn_checkpoint_load(path, model, ctext.data ? ctext.data : "", err);
+        gfn_strbuf_close(&ctext);
+    }
+    if (rc) {
+        gfn_run_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return GFN_OK;
+}
+
+const gfn_env *gfn_run_model_env(const gfn_run_model *m) { return m->env; }
+
+double gfn_run_model_log_z(gfn_run_model *m) { return gfn_trainer_log_z(m->trainer); }
+
+int gfn_run_model_sample(gfn_run_model *m, int64_t n, int64_t *x, gfn_error *err)
+{
+    for (int64_t done = 0; done < n;) {
+        int k = n - done > 1024 ? 1024 : (int)(n - done);
+        GET(gfn_trainer_sample(m->trainer, k, x + done, err));
+        done += k;
+    }
+    return GFN_OK;
+}
+
+int gfn_run_model_p_theta(gfn_run_model *m, double *p_theta, gfn_error *err)
+{
+    double mass;
+    GET(gfn_exact_p_theta(m->env, gfn_trainer_pf(m->trainer), 0, p_theta, &mass, NULL, NULL,
+                          err));
+    if (!(fabs(mass - 1.0) <= 1e-9))
+        return gfn_error_set(err, GFN_ENONFINITE, "p_theta of the checkpoint sums to %.17g",
+                             mass);
+    return GFN_OK;
+}

@@ -83,6 +83,20 @@ void gfn_train_last_timing(gfn_train_timing *t);
 /* Every training key with its default, for help texts (gfnbench train, list). */
 void gfn_train_print_keys(FILE *f);
 
+/* A finished run's trained model, from its folder (config.txt and checkpoint.bin):
+ * `gfnbench sample` and `gfnbench eval --checkpoint`.  A checkpoint of another
+ * configuration, format version or build is refused with the loader's reason.
+ * seed >= 0 seeds the sampling stream (else the run's seed). */
+typedef struct gfn_run_model gfn_run_model;
+int gfn_run_model_open(const char *run_dir, long seed, gfn_run_model **out, gfn_error *err);
+void gfn_run_model_free(gfn_run_model *m);
+const struct gfn_env *gfn_run_model_env(const gfn_run_model *m);
+double gfn_run_model_log_z(gfn_run_model *m);
+/* n terminals (ranks) drawn from P_F with epsilon 0. */
+int gfn_run_model_sample(gfn_run_model *m, int64_t n, int64_t *x, gfn_error *err);
+/* p_theta of every terminal (|X|) by the exact dynamic programme. */
+int gfn_run_model_p_theta(gfn_run_model *m, double *p_theta, gfn_error *err);
+
 /* Peak resident memory of this process so far, in KiB (-1 if unknown). */
 long gfn_train_peak_rss_kb(void);
 
