@@ -662,7 +662,29 @@ static void live_draw(runner *r)
         return;
     r->last_draw = now;
     live_erase(r);
-    char line[512];
+    char line[512], eta[32];
+    /* The overall line: runs done of those to run, and an ETA from the rounds left
+     * (running and not started) at the running runs' mean speed. */
+    double left = 0, rate = 0;
+    int running = 0;
+    for (int i = 0; i < r->n_jobs; i++) {
+        const job *j = &r->jobs[i];
+        if (j->skip)
+            continue;
+        if (j->pid > 0) {
+            running++;
+            left += (double)(j->rounds - j->round);
+            rate += isfinite(j->rounds_per_s) ? j->rounds_per_s : 0;
+        }
+    }
+    for (int i = 0; i < r->n_jobs; i++)
+        if (!r->jobs[i].skip && r->jobs[i].pid == 0 && r->jobs[i].wall == 0 && !r->jobs[i].failed &&
+            !r->jobs[i].diverged)
+            left += (double)r->jobs[i].rounds;
+    format_eta(rate > 0 ? left / rate : NAN, eta, sizeof eta);
+    fprintf(r->o->log, "%s: %d/%d runs done, %d running, ETA %s\n", r->s->name, r->done,
+            r->to_run, running, eta);
+    r->drawn++;
     for (int i = 0; i < r->n_jobs; i++) {
         job *j = &r->jobs[i];
         if (j->pid <= 0)
