@@ -5,6 +5,9 @@
 #   <!-- check-readme: file PATH -->            the block is the whole new file PATH
 #   <!-- check-readme: before PATH ANCHOR -->   the block goes before the first line
 #                                               of PATH that contains ANCHOR
+#   <!-- check-readme: run -->                  the block is shell commands, run in
+#                                               the built scratch tree (after the
+#                                               recipes), each of which must succeed
 # Exit 0 when every block applies, the tree builds, the new parts train and the
 # whole suite passes.
 set -eu
@@ -26,13 +29,14 @@ awk -v dir="$scratch/.recipes" '
     END { print n > (dir "/count") }
 ' README.md
 count=$(cat "$scratch/.recipes/count")
-[ "$count" -ge 8 ] || { echo "check-readme: only $count recipe blocks found in README.md" >&2; exit 1; }
+[ "$count" -ge 9 ] || { echo "check-readme: only $count recipe blocks found in README.md" >&2; exit 1; }
 i=1
 while [ "$i" -le "$count" ]; do
     how=$(cat "$scratch/.recipes/$i.how")
     block="$scratch/.recipes/$i.block"
     mode=${how%% *}; rest=${how#* }; path=${rest%% *}; anchor=${rest#* }
     case "$mode" in
+    run) echo "check-readme: block $i: shell commands, run after the build"; i=$((i + 1)); continue ;;
     file) cp "$block" "$scratch/$path" ;;
     before)
         grep -qF -- "$anchor" "$scratch/$path" ||
@@ -55,6 +59,15 @@ grep -q '^terminals: 4096$' gc.out || { cat gc.out; echo "check-readme: task gc:
 ./gfnbench train gc tb rounds=40 ad_draws=2000 > gctb.out 2>&1 || { cat gctb.out; exit 1; }
 grep -q '^hellinger: ' gctb.out || { cat gctb.out; echo "check-readme: no hellinger in train's output" >&2; exit 1; }
 ./gfnbench list | grep -q '^  gc ' || { echo "check-readme: gc missing from gfnbench list" >&2; exit 1; }
+i=1
+while [ "$i" -le "$count" ]; do
+    if [ "$(cat "$scratch/.recipes/$i.how")" = run ]; then
+        sh -e -x "$scratch/.recipes/$i.block" > "run$i.log" 2>&1 ||
+            { tail -20 "run$i.log"; echo "check-readme: README's shell block $i fails" >&2; exit 1; }
+        echo "check-readme: ran README's shell block $i"
+    fi
+    i=$((i + 1))
+done
 make test > test.log 2>&1 || { grep -E "FAILED|^    [0-9]+\.|hostile" test.log | head -30; echo "check-readme: make test fails with the recipes" >&2; exit 1; }
 grep -E "^ +tests " test.log
 echo "check-readme: ok: $count recipe blocks applied; tbh, gc and hellinger build, train and pass the suite"
