@@ -15,6 +15,7 @@
 #include "report.h"
 #include "runner.h"
 #include "spec.h"
+#include "train.h"
 
 static char tmp_dir[64];
 
@@ -405,6 +406,43 @@ static void test_task_checked_first(void)
     gfn_spec_free(s);
 }
 
+/* A run records its resolved configuration (resolved.txt: every default filled);
+ * --resume treats a changed default as another configuration. */
+static void test_resolved_defaults(void)
+{
+    gfn_spec *s = load("res.yaml", "name: res\ntask: {name: hypergrid, dim: 2, side: 3}\n"
+                                   "seeds: [0]\nrounds: 20\nvariants:\n  - {name: tb, objective: tb}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char out[128];
+    snprintf(out, sizeof out, "%s/res", tmp_dir);
+    gfn_runner_opts o;
+    gfn_runner_opts_init(&o);
+    o.out_dir = out;
+    o.jobs = 1;
+    o.resolve = gfn_train_resolved;
+    gfn_error err;
+    gfn_runner_stats st;
+    CU_ASSERT_EQUAL_FATAL(gfn_runner_run(s, &o, &st, &err), GFN_OK);
+    char path[300], *text = NULL;
+    snprintf(path, sizeof path, "%s/res/tb/seed0/resolved.txt", out);
+    CU_ASSERT_EQUAL_FATAL(gfn_fs_read_all(path, &text, NULL, NULL), GFN_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "task=hypergrid\ndim=2\nside=3\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nclip_grad=10\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nlr_policy=0.001\n"));
+    o.resume = 1;
+    CU_ASSERT_EQUAL(gfn_runner_run(s, &o, &st, &err), GFN_OK);
+    CU_ASSERT_EQUAL(st.skipped, 1);
+    /* as if an older build had another default */
+    char *at = strstr(text, "\nclip_grad=10\n");
+    if (at)
+        memcpy(at, "\nclip_grad=5 \n", 14);
+    CU_ASSERT_EQUAL(gfn_fs_write_atomic(path, text, strlen(text), NULL), GFN_OK);
+    free(text);
+    CU_ASSERT_EQUAL(gfn_runner_run(s, &o, &st, &err), GFN_EMISMATCH);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "defaults of this build: clip_grad 5  -> 10"));
+    gfn_spec_free(s);
+}
+
 static void drop_wall_seconds(char *text)
 {
     char *w = text ? strstr(text, "wall_seconds:") : NULL;
@@ -482,6 +520,7 @@ void gfn_test_suite_runner(void)
     CU_add_test(s, "diverged runs recorded, counted, skipped", test_diverged);
     CU_add_test(s, "task values checked first; relative paths", test_task_checked_first);
     CU_add_test(s, "SIGINT stops and reaps every run", test_sigint_stops_children);
+    CU_add_test(s, "resolved.txt: a changed default is another configuration", test_resolved_defaults);
     CU_add_test(s, "invalid configuration: nothing written", test_invalid_config_writes_nothing);
     CU_add_test(s, "real trainer: --jobs 1 and --jobs 2 identical", test_real_trainer_identical);
 }

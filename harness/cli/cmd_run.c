@@ -104,6 +104,7 @@ int gfn_cmd_run(int argc, char **argv)
     o.run = gfn_train_run;
     o.validate = gfn_train_validate;
     o.check_task = gfn_train_check_task;
+    o.resolve = gfn_train_resolved;
     o.log = stdout;
     const char *path = NULL, *plots = NULL;
     int report = 1, list = 0, n_over = 0;

@@ -502,11 +502,11 @@ static int validate_jobs(runner *r, gfn_error *err)
 
 /* ---- what a folder already holds ---- */
 
-/* The key=value lines of a config.txt (comments skipped) into out. */
-static int read_config(const char *dir, gfn_params *out)
+/* The key=value lines of dir/name (comments skipped) into out; 0 when no file. */
+static int read_kv_file(const char *dir, const char *name, gfn_params *out)
 {
     char path[4200], *text = NULL;
-    snprintf(path, sizeof path, "%s/config.txt", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     if (gfn_fs_read_all(path, &text, NULL, NULL) != GFN_OK)
         return 0;
     gfn_error e;
@@ -533,6 +533,40 @@ static int config_diff(const gfn_params *was, const gfn_params *now, gfn_strbuf 
         if (!gfn_params_find(now, was->items[i].key))
             gfn_strbuf_printf(b, "%s%s %s -> (unset)", n++ ? ", " : "", was->items[i].key,
                               was->items[i].val);
+    return n;
+}
+
+static int read_config(const char *dir, gfn_params *out)
+{
+    return read_kv_file(dir, "config.txt", out);
+}
+
+/* The keys whose resolved value (resolved.txt, written by the run) differs from
+ * what this build resolves for cfg now, appended to diff; -1 when there is no
+ * resolved.txt or no resolver. */
+static int resolved_diff(const runner *r, const job *j, gfn_strbuf *diff)
+{
+    if (!r->o->resolve)
+        return -1;
+    gfn_params was, now;
+    gfn_params_init(&was);
+    gfn_params_init(&now);
+    int n = -1;
+    if (read_kv_file(j->dir, "resolved.txt", &was)) {
+        gfn_strbuf text;
+        gfn_strbuf_init(&text);
+        gfn_error e;
+        if (r->o->resolve(&j->cfg, &text, &e) == GFN_OK) {
+            char *save = NULL;
+            for (char *line = strtok_r(text.data ? text.data : (char *)"", "\n", &save); line;
+                 line = strtok_r(NULL, "\n", &save))
+                gfn_params_set_arg(&now, line, "", &e);
+            n = config_diff(&was, &now, diff);
+        }
+        gfn_strbuf_close(&text);
+    }
+    gfn_params_close(&was);
+    gfn_params_close(&now);
     return n;
 }
 
@@ -590,6 +624,16 @@ static int check_existing(runner *r, gfn_error *err)
         gfn_strbuf d;
         gfn_strbuf_init(&d);
         int n = gfn_runner_config_diff(j->dir, &j->cfg, &d);
+        if (n == 0) {
+            /* same keys asked for: are they resolved the same (defaults of this build)? */
+            gfn_strbuf rd;
+            gfn_strbuf_init(&rd);
+            if (resolved_diff(r, j, &rd) > 0) {
+                gfn_strbuf_printf(&d, "defaults of this build: %s", rd.data);
+                n = 1;
+            }
+            gfn_strbuf_close(&rd);
+        }
         if (n >= 0) {
             if (n > 0 && !r->o->force) {
                 if (n_diff++ < 10)

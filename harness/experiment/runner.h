@@ -52,6 +52,11 @@ typedef struct {
     int index;                /* >= 0: only the run with this index (gfn_runner_list); -1 all */
     int shard_i, shard_n;     /* shard_n > 0: only runs whose index % shard_n == shard_i - 1 */
     int force;                /* rerun folders whose recorded configuration differs */
+    /* The resolved configuration (every default filled) of a run's key list, as
+     * "key=value" lines (gfn_train_resolved); NULL: compare config.txt only.  With
+     * it, a folder whose resolved.txt differs (a default changed between builds)
+     * counts as another configuration too. */
+    int (*resolve)(const gfn_params *cfg, gfn_strbuf *out, gfn_error *err);
 } gfn_runner_opts;
 
 typedef struct {

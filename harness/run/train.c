@@ -185,6 +185,33 @@ int gfn_train_validate(gfn_params *cfg, gfn_error *err)
     return rc;
 }
 
+int gfn_train_resolved(const gfn_params *cfg, gfn_strbuf *out, gfn_error *err)
+{
+    gfn_params copy;
+    gfn_params_init(&copy);
+    const char *task = NULL;
+    int rc = gfn_params_copy(&copy, cfg);
+    if (!rc)
+        rc = gfn_params_get_string(&copy, "task", NULL, &task, err);
+    if (!rc && !task)
+        rc = gfn_error_set(err, GFN_EVALUE, "missing key 'task'");
+    gfn_key_value vals[GFN_N_TRAIN_KEYS];
+    if (!rc)
+        rc = gfn_train_keys_read(&copy, task, vals, err);
+    if (!rc) {
+        /* the task and its keys as given, then every training key resolved */
+        gfn_params_reset_used(&copy);
+        gfn_task_mark_keys(task, &copy);
+        gfn_strbuf_printf(out, "task=%s\n", task);
+        for (int i = 0; i < copy.n; i++)
+            if (copy.items[i].used && strcmp(copy.items[i].key, "task") != 0)
+                gfn_strbuf_printf(out, "%s=%s\n", copy.items[i].key, copy.items[i].val);
+        gfn_train_keys_format(vals, out);
+    }
+    gfn_params_close(&copy);
+    return rc;
+}
+
 int gfn_train_check_task(gfn_params *cfg, gfn_error *err)
 {
     gfn_params copy;
@@ -482,8 +509,18 @@ static int setup(run_state *st, gfn_params *cfg, gfn_error *err)
     st->p_theta = st->exact ? malloc(X * sizeof(double)) : NULL;
     if (!st->mon_x || !st->mon_r || (st->exact && !st->p_theta))
         return gfn_error_set(err, GFN_ENOMEM, "out of memory for evaluation");
-    if (st->run_dir)
+    if (st->run_dir) {
         GET(gfn_fs_mkdir_p(st->run_dir, err));
+        /* Every setting as this build resolved it (defaults included): --resume
+         * compares it, so a changed default is not mistaken for the same run. */
+        gfn_strbuf res;
+        gfn_strbuf_init(&res);
+        int rrc = gfn_train_resolved(cfg, &res, err);
+        if (!rrc)
+            rrc = write_file(st, "resolved.txt", &res, err);
+        gfn_strbuf_close(&res);
+        GET(rrc);
+    }
     for (int c = 0; c < GFN_N_COLUMNS; c++)
         gfn_strbuf_printf(&st->metrics, "%s%s", c ? "\t" : "", gfn_metric_table[c].name);
     gfn_strbuf_printf(&st->metrics, "\n");

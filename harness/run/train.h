@@ -26,6 +26,7 @@
 
 #include <stdio.h>
 
+#include "fsutil.h"
 #include "params.h"
 #include "status.h"
 
@@ -57,6 +58,11 @@ void gfn_train_set_round_hook(gfn_train_round_hook fn, void *ctx);
  * objective) without training or writing anything; `gfnbench run` calls it for
  * every run of an experiment before the first one starts. */
 int gfn_train_validate(gfn_params *cfg, gfn_error *err);
+
+/* The resolved configuration of cfg as "key=value" lines: the task and the task
+ * keys given, then every training key with its value after defaults (the table
+ * and the task's paper settings).  A run writes it to resolved.txt. */
+int gfn_train_resolved(const gfn_params *cfg, gfn_strbuf *out, gfn_error *err);
 
 /* Builds the task of cfg (its values, sizes and data files) and frees it: the
  * check of the task's own keys that gfn_train_validate leaves out because it

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "objective.h"
 #include "policy.h"
 #include "replay.h"
@@ -251,4 +252,21 @@ void gfn_train_keys_print(FILE *f)
         print_row(f, left, k->help);
     }
     fprintf(f, "  (task): the task's paper settings are the default (`gfnbench list`).\n");
+}
+
+void gfn_train_keys_format(const gfn_key_value *vals, gfn_strbuf *out)
+{
+    for (int i = 0; i < GFN_N_TRAIN_KEYS; i++) {
+        const gfn_train_key *k = &gfn_train_key_table[i];
+        const gfn_key_value *v = &vals[i];
+        if (k->type == GFN_KEY_ALIAS || !v->set)
+            continue;
+        switch (k->type) {
+        case GFN_KEY_INT: gfn_strbuf_printf(out, "%s=%ld\n", k->name, v->i); break;
+        case GFN_KEY_REAL: gfn_strbuf_printf(out, "%s=%.17g\n", k->name, v->d); break;
+        case GFN_KEY_BOOL: gfn_strbuf_printf(out, "%s=%s\n", k->name, v->i ? "true" : "false"); break;
+        case GFN_KEY_CHOICE: gfn_strbuf_printf(out, "%s=%s\n", k->name, v->s); break;
+        case GFN_KEY_ALIAS: break;
+        }
+    }
 }

@@ -18,6 +18,7 @@
 
 #include <stdio.h>
 
+#include "fsutil.h"
 #include "params.h"
 #include "status.h"
 
@@ -173,6 +174,10 @@ int gfn_train_key_check(const char *name, const char *val, const char *where, in
 
 /* "a, b, c": the names of group's keys (group < 0: all). */
 void gfn_train_keys_names(char *buf, size_t cap, int group);
+
+/* "key=value\n" for every key that has a value, in table order, numbers at full
+ * precision: the resolved configuration a run records (resolved.txt). */
+void gfn_train_keys_format(const gfn_key_value *vals, gfn_strbuf *out);
 
 /* Every key with its default, range or choices and help, for `train --help`. */
 void gfn_train_keys_print(FILE *f);
