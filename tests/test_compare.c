@@ -223,7 +223,7 @@ static void test_finals_and_compare_on_fake_results(void)
     CU_ASSERT_EQUAL_FATAL(gfn_runner_run(s, &o, NULL, &err), GFN_OK);
     snprintf(path, sizeof path, "%s/md.txt", tmp_dir);
     FILE *md = fopen(path, "w");
-    gfn_report_opts ro = {out, plots, 0, NULL, md};
+    gfn_report_opts ro = {out, plots, 0, NULL, md, 0};
     CU_ASSERT_EQUAL_FATAL(gfn_report_write(s, &ro, &err), GFN_OK);
     fclose(md);
     char *text = slurp(path);

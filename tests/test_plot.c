@@ -37,15 +37,31 @@ static int has_magic(const char *stem, const char *ext, const char *magic)
     return ok;
 }
 
+/* 1 when the bytes of tmp_dir/STEM.EXT contain needle (binary files too). */
+static int file_has(const char *stem, const char *ext, const char *needle)
+{
+    char path[300], *data = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/%s.%s", tmp_dir, stem, ext);
+    if (gfn_fs_read_all(path, &data, &len, NULL) != GFN_OK)
+        return 0;
+    size_t n = strlen(needle);
+    int found = 0;
+    for (size_t i = 0; !found && i + n <= len; i++)
+        found = memcmp(data + i, needle, n) == 0;
+    free(data);
+    return found;
+}
+
 static void test_curves(void)
 {
     double x[] = {10, 20, 30}, m1[] = {1, 2, 3}, s1[] = {0.1, NAN, 0.3}, m2[] = {3, 2, 1},
            s2[] = {0, 0, 0};
     int c1[] = {3, 1, 3};
-    gfn_plot_series ser[] = {{"tb_prt (3 seeds)", 3, x, m1, s1, c1},
-                             {"it's db", 3, x, m2, s2, NULL}};
+    gfn_plot_series ser[] = {{"tb_prt (3 seeds)", 3, x, m1, s1, c1, NULL},
+                             {"it's db", 3, x, m2, s2, NULL, NULL}};
     /* A quote, a backslash and a line break in a title must not break the script. */
-    gfn_plot_axes ax = {"Mean \"reward\" a\\b\nsecond line", "training round", "mean reward (%)", 100, "target mean"};
+    gfn_plot_axes ax = {"Mean \"reward\" a\\b\nsecond line", "training round", "mean reward (%)", 100, "target mean", NAN, NAN, NAN, NAN};
     gfn_plot_opts po = {0};
     gfn_error err;
     int drawn = -1;
@@ -80,6 +96,24 @@ static void test_curves(void)
     char path[300];
     snprintf(path, sizeof path, "%s/c.log", tmp_dir); /* no warnings from gnuplot */
     CU_ASSERT(!gfn_fs_exists(path));
+    /* a paper's text width (6.75 in = 486 pt) and column width (3.25 in = 234 pt) */
+    CU_ASSERT(file_has("c", "pdf", "/MediaBox [ 0 0 486 "));
+    CU_ASSERT(file_has("c_col", "pdf", "/MediaBox [ 0 0 234 "));
+    /* svg on request; a smoothed series draws its column 5 bold over the raw mean */
+    double sm[] = {1, 1.5, 2};
+    ser[0].smooth = sm;
+    po.formats = GFN_PLOT_SVG;
+    ax.y_lo = 0;
+    ax.y_hi = 120;
+    CU_ASSERT_EQUAL(gfn_plot_curves(tmp_dir, "c2", &ax, ser, 2, &po, &drawn, &err), GFN_OK);
+    CU_ASSERT(has_magic("c2", "svg", "<?xml"));
+    char *gp2 = slurp("c2", "gp"), *tsv2 = slurp("c2", "tsv");
+    CU_ASSERT(contains(gp2, "index 0 using 1:5 with linespoints lw 2.5"));
+    CU_ASSERT(contains(gp2, "set yrange [0:120]"));
+    CU_ASSERT(!contains(gp2, "set output 'c2.png'"));
+    CU_ASSERT(contains(tsv2, "10\t1\t0.1\t3\t1\n"));
+    free(gp2);
+    free(tsv2);
 }
 
 static void test_scatter(void)
@@ -90,7 +124,7 @@ static void test_scatter(void)
         y[i] = x[i] - 4 + 0.1 * sin(i);
     }
     gfn_plot_panel pan[] = {{"tb, seed 0", 50, x, y, 4.0}, {"db, seed 0", 20, x, y, NAN}};
-    gfn_plot_axes ax = {"log p vs log R", "log R(x)", "log p_theta(x)", NAN, NULL};
+    gfn_plot_axes ax = {"log p vs log R", "log R(x)", "log p_theta(x)", NAN, NULL, NAN, NAN, NAN, NAN};
     gfn_plot_opts po = {0};
     gfn_error err;
     CU_ASSERT_EQUAL_FATAL(gfn_plot_scatter(tmp_dir, "s", &ax, "target", pan, 2, &po, NULL, &err),
@@ -101,6 +135,8 @@ static void test_scatter(void)
     CU_ASSERT(contains(gp, "index 0 using 1:2 with points"));
     CU_ASSERT(contains(gp, "x - 4 with lines"));
     CU_ASSERT(contains(gp, "unset multiplot"));
+    CU_ASSERT(contains(gp, "set xrange [")); /* panels share their axes */
+    CU_ASSERT(contains(gp, "set yrange ["));
     int lines = 0;
     for (const char *c = tsv; c && *c; c++)
         lines += *c == '\n';
@@ -125,9 +161,9 @@ static void test_unwritable_folder(void)
     snprintf(dir, sizeof dir, "%s/sub", file);
     CU_ASSERT_EQUAL_FATAL(gfn_fs_write_atomic(file, "x", 1, NULL), GFN_OK);
     double x[] = {1}, m[] = {1}, s[] = {0};
-    gfn_plot_series ser[] = {{"a", 1, x, m, s, NULL}};
-    gfn_plot_axes ax = {"t", "x", "y", NAN, NULL};
-    gfn_plot_opts po = {1};
+    gfn_plot_series ser[] = {{"a", 1, x, m, s, NULL, NULL}};
+    gfn_plot_axes ax = {"t", "x", "y", NAN, NULL, NAN, NAN, NAN, NAN};
+    gfn_plot_opts po = {1, 0};
     gfn_error err;
     CU_ASSERT_EQUAL(gfn_plot_curves(dir, "c", &ax, ser, 1, &po, NULL, &err), GFN_EIO);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, file));

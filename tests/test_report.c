@@ -140,7 +140,7 @@ static void test_report_on_fake_results(void)
     o.run = fake_run;
     o.only = "[td]b";
     CU_ASSERT_EQUAL_FATAL(gfn_runner_run(s, &o, NULL, &err), GFN_OK);
-    gfn_report_opts ro = {out, plots, 0, NULL, NULL};
+    gfn_report_opts ro = {out, plots, 0, NULL, NULL, 0};
     CU_ASSERT_EQUAL_FATAL(gfn_report_write(s, &ro, &err), GFN_OK);
 
     snprintf(path, sizeof path, "%s/exp/summary.md", out);
@@ -210,7 +210,7 @@ static void test_report_on_fake_results(void)
 
     /* No finished run at all is an error naming the folder. */
     snprintf(path, sizeof path, "%s/none", tmp_dir);
-    gfn_report_opts empty = {path, plots, 0, NULL, NULL};
+    gfn_report_opts empty = {path, plots, 0, NULL, NULL, 0};
     CU_ASSERT_EQUAL(gfn_report_write(s, &empty, &err), GFN_EIO);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no finished run"));
     gfn_spec_free(s);

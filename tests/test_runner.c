@@ -244,7 +244,7 @@ static void test_diverged(void)
     CU_ASSERT_EQUAL(gfn_runner_state(dir, NULL), GFN_RUN_DIVERGED);
     CU_ASSERT_EQUAL(run_spec(s, out, 2, 1, NULL, &st, &err), GFN_OK);
     CU_ASSERT_EQUAL(st.skipped, 4);
-    gfn_report_opts ro = {out, NULL, 0, NULL, NULL};
+    gfn_report_opts ro = {out, NULL, 0, NULL, NULL, 0};
     ro.plots_dir = tmp_dir;
     CU_ASSERT_EQUAL(gfn_report_write(s, &ro, &err), GFN_OK);
     char *md = slurp(out, "", "summary.md");

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "plot.h"
 #include "report.h"
 #include "spec.h"
 
@@ -11,17 +12,23 @@ static void report_usage(FILE *f)
 {
     fprintf(f,
             "usage: gfnbench report SPEC.yaml [key=value ...] [--out DIR] [--plots DIR]\n"
-            "                                 [--no-gnuplot] [--markdown]\n\n"
+            "                                 [--no-gnuplot] [--markdown] [--format png,pdf,svg]\n\n"
             "key=value: the overrides the experiment was run with (gfnbench run --help).\n"
             "Reads DIR/<experiment>/<variant>/seed<k>/ (default DIR: results) and writes\n"
             "DIR/<experiment>/summary.md and summary.csv (mean and sample std over seeds,\n"
             "and the paper's format beside the paper's values), paper_table.md (that\n"
             "paper-format table alone), finals.csv (one row per run: variant, seed, the\n"
             "settings the spec sets, status, every summary.txt metric) and the figures in\n"
-            "plots/<experiment>/ (.png and .pdf through gnuplot, with their .tsv and .gp).\n\n"
+            "plots/<experiment>/ (through gnuplot, with their .tsv and .gp: .png, and .pdf at a\n"
+            "paper's text width with _col.pdf at its column width; the AD score's curve is its\n"
+            "trailing-window mean over the faint raw mean; y ranges fit the lines; scatter\n"
+            "panels share their axes).\n\n"
             "  --out DIR      results root (default: results)\n"
             "  --plots DIR    figures root (default: plots)\n"
             "  --no-gnuplot   write the .tsv data and .gp scripts but do not draw them\n"
+            "  --format LIST  image formats, comma-separated: png, pdf, svg (default png,pdf;\n"
+            "                 pdf gives STEM.pdf at a paper's text width, 6.75 in, and\n"
+            "                 STEM_col.pdf at its column width, 3.25 in, with 8 pt text)\n"
             "  --markdown     also print the paper-format table as Markdown on stdout (for\n"
             "                 EXPERIMENTS.md; the same numbers as summary.md); the list of\n"
             "                 files written goes to stderr\n");
@@ -33,7 +40,7 @@ int gfn_cmd_report(int argc, char **argv)
         report_usage(stdout);
         return 0;
     }
-    gfn_report_opts o = {NULL, NULL, 1, stdout, NULL};
+    gfn_report_opts o = {NULL, NULL, 1, stdout, NULL, 0};
     const char *path = NULL;
     char *over[256];
     int n_over = 0;
@@ -42,7 +49,13 @@ int gfn_cmd_report(int argc, char **argv)
             o.results_dir = argv[++i];
         else if (strcmp(argv[i], "--plots") == 0 && i + 1 < argc)
             o.plots_dir = argv[++i];
-        else if (strcmp(argv[i], "--no-gnuplot") == 0)
+        else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+            gfn_error ferr;
+            if (gfn_plot_parse_formats(argv[++i], &o.formats, &ferr) != GFN_OK) {
+                fprintf(stderr, "gfnbench report: %s\n", ferr.msg);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--no-gnuplot") == 0)
             o.run_gnuplot = 0;
         else if (strcmp(argv[i], "--markdown") == 0) {
             o.markdown = stdout;

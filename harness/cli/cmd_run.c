@@ -193,7 +193,7 @@ int gfn_cmd_run(int argc, char **argv)
     if (rc)
         fprintf(stderr, "gfnbench run: %s\n", err.msg);
     if (ran_any && report) {
-        gfn_report_opts ro = {o.out_dir, plots, 1, stdout, NULL};
+        gfn_report_opts ro = {o.out_dir, plots, 1, stdout, NULL, 0};
         gfn_error rerr;
         if (gfn_report_write(s, &ro, &rerr) != GFN_OK) {
             fprintf(stderr, "gfnbench run: report: %s\n", rerr.msg);

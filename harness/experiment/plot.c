@@ -82,10 +82,43 @@ static void num(gfn_strbuf *b, double v)
         gfn_strbuf_printf(b, "nan");
 }
 
-/* The terminal lines: PNG through cairo when this gnuplot has it, PDF too. */
-static void gp_terminal(gfn_strbuf *b, const char *stem, int pdf, int w, int h)
+/* The output kinds of one figure, in the order the script draws them. */
+typedef enum { OUT_PNG, OUT_PDF, OUT_PDF_COL, OUT_SVG } out_kind;
+
+static unsigned formats_of(const gfn_plot_opts *o)
 {
-    if (!pdf) {
+    return o && o->formats ? o->formats : GFN_PLOT_PNG | GFN_PLOT_PDF;
+}
+
+int gfn_plot_parse_formats(const char *text, unsigned *mask, gfn_error *err)
+{
+    *mask = 0;
+    char buf[128], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        if (strcmp(w, "png") == 0)
+            *mask |= GFN_PLOT_PNG;
+        else if (strcmp(w, "pdf") == 0)
+            *mask |= GFN_PLOT_PDF;
+        else if (strcmp(w, "svg") == 0)
+            *mask |= GFN_PLOT_SVG;
+        else
+            return gfn_error_set(err, GFN_EUSAGE, "--format: unknown format '%s' (expected "
+                                 "png, pdf, svg, comma-separated)", w);
+    }
+    if (!*mask)
+        return gfn_error_set(err, GFN_EUSAGE, "--format: expected png, pdf and/or svg");
+    return GFN_OK;
+}
+
+/* Opens one output.  PNG: w x h pixels, 11 pt.  PDF: a paper's text width
+ * (6.75 in) or column width (3.25 in) with 8 pt text at that size.  Returns 1 when
+ * the block must be closed with "}" (a terminal test). */
+static int gp_terminal(gfn_strbuf *b, const char *stem, out_kind k, int w, int h)
+{
+    double aspect = (double)h / (double)w;
+    switch (k) {
+    case OUT_PNG:
         gfn_strbuf_printf(b,
                           "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
                           "    set terminal pngcairo size %d,%d noenhanced font 'Sans,11'\n"
@@ -94,13 +127,27 @@ static void gp_terminal(gfn_strbuf *b, const char *stem, int pdf, int w, int h)
                           "}\n"
                           "set output '%s.png'\n",
                           w, h, w, h, stem);
-    } else {
+        return 0;
+    case OUT_PDF:
+    case OUT_PDF_COL: {
+        double width = k == OUT_PDF ? 6.75 : 3.25;
+        double height = width * aspect * (k == OUT_PDF_COL ? 1.35 : 1.0);
         gfn_strbuf_printf(b,
                           "if (strstrt(GPVAL_TERMINALS, 'pdfcairo') > 0) {\n"
-                          "    set terminal pdfcairo size %.1fin,%.1fin noenhanced font 'Sans,8'\n"
-                          "    set output '%s.pdf'\n",
-                          w / 100.0, h / 100.0, stem);
+                          "    set terminal pdfcairo size %.2fin,%.2fin noenhanced font 'Sans,8'\n"
+                          "    set output '%s%s.pdf'\n",
+                          width, height, stem, k == OUT_PDF ? "" : "_col");
+        return 1;
     }
+    case OUT_SVG:
+        gfn_strbuf_printf(b,
+                          "if (strstrt(GPVAL_TERMINALS, 'svg') > 0) {\n"
+                          "    set terminal svg size %d,%d noenhanced font 'Sans,11'\n"
+                          "    set output '%s.svg'\n",
+                          w, h, stem);
+        return 1;
+    }
+    return 0;
 }
 
 static void gp_header(gfn_strbuf *b, const char *dir, const char *stem, const char *what)
@@ -108,8 +155,9 @@ static void gp_header(gfn_strbuf *b, const char *dir, const char *stem, const ch
     comment(b, what);
     gfn_strbuf_printf(b,
                       "# Data: %s.tsv (one block per series; gnuplot 'index' selects a block).\n"
-                      "# Draw with:  cd %s && gnuplot %s.gp   (writes %s.png and %s.pdf)\n",
-                      stem, dir, stem, stem, stem);
+                      "# Draw with:  cd %s && gnuplot %s.gp   (writes %s.png, .pdf, _col.pdf, "
+                      "and .svg when asked for)\n",
+                      stem, dir, stem, stem);
 }
 
 static void gp_axes(gfn_strbuf *b, const gfn_plot_axes *a)
@@ -121,6 +169,10 @@ static void gp_axes(gfn_strbuf *b, const gfn_plot_axes *a)
     gfn_strbuf_printf(b, "\nset ylabel ");
     gp_str(b, a->ylabel);
     gfn_strbuf_printf(b, "\n");
+    if (a->y_lo < a->y_hi)
+        gfn_strbuf_printf(b, "set yrange [%.10g:%.10g]\n", a->y_lo, a->y_hi);
+    if (a->x_lo < a->x_hi)
+        gfn_strbuf_printf(b, "set xrange [%.10g:%.10g]\n", a->x_lo, a->x_hi);
 }
 
 /* Runs `gnuplot STEM.gp` inside dir with its output in STEM.log. */
@@ -186,25 +238,37 @@ static int finish(const char *dir, const char *stem, gfn_strbuf *data, gfn_strbu
 /* ---- learning curves ---- */
 
 static void curves_body(gfn_strbuf *b, const char *stem, const gfn_plot_axes *a,
-                        const gfn_plot_series *s, int n_series)
+                        const gfn_plot_series *s, int n_series, int narrow)
 {
     gp_axes(b, a);
-    /* Margins keep a reference line at the data's edge (100%) off the border. */
-    gfn_strbuf_printf(b, "set key outside right top box\n"
-                         "set grid lc rgb '#dddddd'\n"
-                         "set offsets graph 0, graph 0, graph 0.05, graph 0.05\n"
-                         "set style fill transparent solid 0.2 noborder\n"
-                         "sd(c) = (column(c) == column(c)) ? column(c) : 0  # NaN std: no band\n"
-                         "plot \\\n");
+    /* Margins keep a reference line at the data's edge (100%) off the border; a
+     * column-wide figure has its legend below the plot. */
+    gfn_strbuf_printf(b,
+                      "set key %s\n"
+                      "set grid lc rgb '#dddddd'\n"
+                      "set offsets graph 0, graph 0, graph 0.05, graph 0.05\n"
+                      "set style fill transparent solid 0.2 noborder\n"
+                      "sd(c) = (column(c) == column(c)) ? column(c) : 0  # NaN std: no band\n"
+                      "plot \\\n",
+                      narrow ? "below horizontal maxcols 2 box" : "outside right top box");
     for (int i = 0; i < n_series; i++) {
         const char *col = COLORS[i % N_COLORS];
-        gfn_strbuf_printf(b,
-                          "    '%s.tsv' index %d using 1:($2-sd(3)):($2+sd(3)) with filledcurves "
-                          "lc rgb '%s' notitle, \\\n"
-                          "    '' index %d using 1:2 with linespoints lw 2 pt %d ps 0.8 pi %d "
-                          "lc rgb '%s' title ",
-                          stem, i, col, i, POINT_TYPES[i % N_POINT_TYPES],
-                          s[i].n > 16 ? s[i].n / 8 : 1, col);
+        if (s[i].smooth) /* raw mean faint, the smoothed mean bold, no band */
+            gfn_strbuf_printf(b,
+                              "    '%s.tsv' index %d using 1:2 with lines lw 1 "
+                              "lc rgb '#B0%s' notitle, \\\n"
+                              "    '' index %d using 1:5 with linespoints lw 2.5 pt %d ps 0.8 "
+                              "pi %d lc rgb '%s' title ",
+                              stem, i, col + 1, i, POINT_TYPES[i % N_POINT_TYPES],
+                              s[i].n > 16 ? s[i].n / 8 : 1, col);
+        else
+            gfn_strbuf_printf(b,
+                              "    '%s.tsv' index %d using 1:($2-sd(3)):($2+sd(3)) with "
+                              "filledcurves lc rgb '%s' notitle, \\\n"
+                              "    '' index %d using 1:2 with linespoints lw 2 pt %d ps 0.8 pi %d "
+                              "lc rgb '%s' title ",
+                              stem, i, col, i, POINT_TYPES[i % N_POINT_TYPES],
+                              s[i].n > 16 ? s[i].n / 8 : 1, col);
         gp_str(b, s[i].label);
         gfn_strbuf_printf(b, "%s\n", i + 1 < n_series || isfinite(a->ref_y) ? ", \\" : "");
     }
@@ -226,25 +290,36 @@ int gfn_plot_curves(const char *dir, const char *stem, const gfn_plot_axes *axes
     comment(&data, axes->title);
     for (int i = 0; i < n_series; i++) {
         const gfn_plot_series *s = &series[i];
-        gfn_strbuf_printf(&data, "%s# series %d: %s\n# x\tmean\tstd\tseeds\n", i ? "\n\n" : "", i,
-                          s->label);
+        gfn_strbuf_printf(&data, "%s# series %d: %s\n# x\tmean\tstd\tseeds%s\n", i ? "\n\n" : "",
+                          i, s->label, s->smooth ? "\tsmoothed_mean" : "");
         for (int k = 0; k < s->n; k++) {
             num(&data, s->x[k]);
             gfn_strbuf_printf(&data, "\t");
             num(&data, s->mean[k]);
             gfn_strbuf_printf(&data, "\t");
             num(&data, s->std[k]);
-            gfn_strbuf_printf(&data, "\t%d\n", s->count ? s->count[k] : 1);
+            gfn_strbuf_printf(&data, "\t%d", s->count ? s->count[k] : 1);
+            if (s->smooth) {
+                gfn_strbuf_printf(&data, "\t");
+                num(&data, s->smooth[k]);
+            }
+            gfn_strbuf_printf(&data, "\n");
         }
         if (s->n == 0) /* an empty block would shift every later index */
-            gfn_strbuf_printf(&data, "nan\tnan\tnan\t0\n");
+            gfn_strbuf_printf(&data, "nan\tnan\tnan\t0%s\n", s->smooth ? "\tnan" : "");
     }
     gp_header(&gp, dir, stem, axes->title);
-    gp_terminal(&gp, stem, 0, 1100, 600);
-    curves_body(&gp, stem, axes, series, n_series);
-    gp_terminal(&gp, stem, 1, 1100, 600);
-    curves_body(&gp, stem, axes, series, n_series);
-    gfn_strbuf_printf(&gp, "}\n");
+    unsigned f = formats_of(opts);
+    static const out_kind KINDS[] = {OUT_PNG, OUT_PDF, OUT_PDF_COL, OUT_SVG};
+    static const unsigned WANT[] = {GFN_PLOT_PNG, GFN_PLOT_PDF, GFN_PLOT_PDF, GFN_PLOT_SVG};
+    for (int k = 0; k < 4; k++) {
+        if (!(f & WANT[k]))
+            continue;
+        int close = gp_terminal(&gp, stem, KINDS[k], 1100, 600);
+        curves_body(&gp, stem, axes, series, n_series, KINDS[k] == OUT_PDF_COL);
+        if (close)
+            gfn_strbuf_printf(&gp, "}\n");
+    }
     return finish(dir, stem, &data, &gp, opts, drawn, err);
 }
 
@@ -262,8 +337,12 @@ static void scatter_body(gfn_strbuf *b, const char *stem, const gfn_plot_axes *a
     gp_str(b, a->ylabel);
     /* The legend goes below each panel: inside it would hide points somewhere. */
     gfn_strbuf_printf(b, "\nset grid lc rgb '#dddddd'\n"
-                         "set key below Left reverse samplen 2\n"
-                         "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n");
+                         "set key below Left reverse samplen 2\n");
+    if (a->x_lo < a->x_hi && a->y_lo < a->y_hi)
+        gfn_strbuf_printf(b, "set xrange [%.10g:%.10g]\nset yrange [%.10g:%.10g]\n", a->x_lo,
+                          a->x_hi, a->y_lo, a->y_hi);
+    else
+        gfn_strbuf_printf(b, "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n");
     for (int i = 0; i < n; i++) {
         gfn_strbuf_printf(b, "set title ");
         gp_str(b, p[i].label);
@@ -306,10 +385,36 @@ int gfn_plot_scatter(const char *dir, const char *stem, const gfn_plot_axes *axe
     int cols = n_panels < 3 ? n_panels : 3, rows = (n_panels + cols - 1) / cols;
     int w = 420 * cols + 80, h = 420 * rows + 60;
     gp_header(&gp, dir, stem, axes->title);
-    gp_terminal(&gp, stem, 0, w, h);
-    scatter_body(&gp, stem, axes, ref_label, panels, n_panels);
-    gp_terminal(&gp, stem, 1, w, h);
-    scatter_body(&gp, stem, axes, ref_label, panels, n_panels);
-    gfn_strbuf_printf(&gp, "}\n");
+    /* Every panel on the same axes, so that variants compare at a glance. */
+    gfn_plot_axes shared = *axes;
+    double xl = INFINITY, xh = -INFINITY, yl = INFINITY, yh = -INFINITY;
+    for (int i = 0; i < n_panels; i++)
+        for (int k = 0; k < panels[i].n; k++) {
+            double x = panels[i].x[k], y = panels[i].y[k];
+            if (isfinite(x) && isfinite(y)) {
+                xl = x < xl ? x : xl;
+                xh = x > xh ? x : xh;
+                yl = y < yl ? y : yl;
+                yh = y > yh ? y : yh;
+            }
+        }
+    if (xl < xh && yl < yh) {
+        double px = 0.05 * (xh - xl), py = 0.05 * (yh - yl);
+        shared.x_lo = xl - px;
+        shared.x_hi = xh + px;
+        shared.y_lo = yl - py;
+        shared.y_hi = yh + py;
+    }
+    unsigned f = formats_of(opts);
+    static const out_kind KINDS[] = {OUT_PNG, OUT_PDF, OUT_PDF_COL, OUT_SVG};
+    static const unsigned WANT[] = {GFN_PLOT_PNG, GFN_PLOT_PDF, GFN_PLOT_PDF, GFN_PLOT_SVG};
+    for (int k = 0; k < 4; k++) {
+        if (!(f & WANT[k]))
+            continue;
+        int close = gp_terminal(&gp, stem, KINDS[k], w, h);
+        scatter_body(&gp, stem, &shared, ref_label, panels, n_panels);
+        if (close)
+            gfn_strbuf_printf(&gp, "}\n");
+    }
     return finish(dir, stem, &data, &gp, opts, drawn, err);
 }

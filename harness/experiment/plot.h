@@ -3,8 +3,10 @@
  * Each figure is written as three things side by side in one folder: the data
  * (STEM.tsv, one block per series, separated by two blank lines so that gnuplot's
  * `index` picks a block), the script (STEM.gp, which reads only STEM.tsv by a
- * relative name), and, when gnuplot is on PATH, the images STEM.png (pngcairo if
- * available, else png) and STEM.pdf (pdfcairo).  Without gnuplot the .tsv and .gp
+ * relative name), and, when gnuplot is on PATH, the images: STEM.png (pngcairo if
+ * available, else png), STEM.pdf at a paper's text width (6.75 in) and
+ * STEM_col.pdf at its column width (3.25 in), both with 8 pt text, and STEM.svg
+ * when asked for (gfn_plot_opts.formats).  Without gnuplot the .tsv and .gp
  * are still written and `cd DIR && gnuplot STEM.gp` draws them later.
  */
 #ifndef GFN_PLOT_H
@@ -20,12 +22,15 @@ typedef struct {
     const double *mean; /* (n,) */
     const double *std;  /* (n,) sample std over seeds; NaN draws no band there */
     const int *count;   /* (n,) seeds behind each point, may be NULL */
+    const double *smooth; /* (n,) a smoothed mean drawn bold over a faint raw line; NULL: none */
 } gfn_plot_series;
 
 typedef struct {
     const char *title, *xlabel, *ylabel;
     double ref_y;          /* horizontal reference line, NaN for none */
     const char *ref_label; /* its legend text */
+    double y_lo, y_hi;     /* y range when y_lo < y_hi (else gnuplot's autoscale) */
+    double x_lo, x_hi;     /* x range when x_lo < x_hi */
 } gfn_plot_axes;
 
 /* One scatter panel: points (x, y) and the reference line y = x - offset. */
@@ -36,9 +41,16 @@ typedef struct {
     double offset;       /* NaN: no reference line */
 } gfn_plot_panel;
 
+enum { GFN_PLOT_PNG = 1, GFN_PLOT_PDF = 2, GFN_PLOT_SVG = 4 };
+
 typedef struct {
-    int run_gnuplot; /* 1: draw the images when gnuplot is on PATH; 0: only .tsv/.gp */
+    int run_gnuplot;  /* 1: draw the images when gnuplot is on PATH; 0: only .tsv/.gp */
+    unsigned formats; /* GFN_PLOT_* mask; 0: PNG and PDF */
 } gfn_plot_opts;
+
+/* "png,pdf,svg" (any subset, comma-separated) into a GFN_PLOT_* mask; GFN_EUSAGE
+ * naming the bad word otherwise. */
+int gfn_plot_parse_formats(const char *text, unsigned *mask, gfn_error *err);
 
 /* 1 when an executable `gnuplot` is on PATH. */
 int gfn_plot_have_gnuplot(void);

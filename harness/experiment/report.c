@@ -586,6 +586,65 @@ static int variant_curve(const gfn_spec *s, const curve_data *cd, int v, const c
     return n;
 }
 
+/* Evaluations in the spec's trailing window (window / sample_every, defaults 500 / 10). */
+static int window_points(const gfn_spec *s)
+{
+    const gfn_param *w = gfn_params_find(&s->evaluation, "window");
+    const gfn_param *e = gfn_params_find(&s->evaluation, "sample_every");
+    if (!w)
+        w = gfn_params_find(&s->defaults, "window");
+    if (!e)
+        e = gfn_params_find(&s->defaults, "sample_every");
+    long window = w ? strtol(w->val, NULL, 10) : 500, every = e ? strtol(e->val, NULL, 10) : 10;
+    long n = every > 0 ? window / every : 0;
+    return n > 1 ? (int)(n < 100000 ? n : 100000) : 0;
+}
+
+/* out[k] = mean of the finite y[j], k - w < j <= k. */
+static void trailing_mean(const double *y, int n, int w, double *out)
+{
+    double sum = 0;
+    int cnt = 0;
+    for (int k = 0; k < n; k++) {
+        if (isfinite(y[k])) {
+            sum += y[k];
+            cnt++;
+        }
+        if (k - w >= 0 && isfinite(y[k - w])) {
+            sum -= y[k - w];
+            cnt--;
+        }
+        out[k] = cnt > 0 ? sum / cnt : NAN;
+    }
+}
+
+/* A y range fitted to the curves drawn (the smoothed mean where there is one,
+ * else the mean), with the reference line inside and 8% margins: a wide std band
+ * or a raw spike is clipped rather than squashing every line. */
+static void fit_y(const gfn_plot_series *ser, int n_ser, double ref_y, double *lo, double *hi)
+{
+    double a = INFINITY, b = -INFINITY;
+    for (int i = 0; i < n_ser; i++)
+        for (int k = 0; k < ser[i].n; k++) {
+            double y = ser[i].smooth ? ser[i].smooth[k] : ser[i].mean[k];
+            if (isfinite(y)) {
+                a = y < a ? y : a;
+                b = y > b ? y : b;
+            }
+        }
+    if (isfinite(ref_y) && a <= b) {
+        a = ref_y < a ? ref_y : a;
+        b = ref_y > b ? ref_y : b;
+    }
+    if (!(a < b)) {
+        *lo = *hi = NAN; /* autoscale */
+        return;
+    }
+    double pad = 0.08 * (b - a);
+    *lo = a - pad;
+    *hi = b + pad;
+}
+
 static int draw_curves(const gfn_spec *s, const char *results, const char *plots,
                        const variant_results *res, const gfn_plot_opts *po, FILE *msgs,
                        int *n_figs, gfn_error *err)
@@ -597,6 +656,8 @@ static int draw_curves(const gfn_spec *s, const char *results, const char *plots
         if (cd.t[i].n_rows > max_rows)
             max_rows = cd.t[i].n_rows;
     double *buf = malloc((size_t)V * (size_t)max_rows * 3 * sizeof *buf);
+    double *smooth = malloc((size_t)V * (size_t)max_rows * sizeof *smooth);
+    GFN_ASSERT(smooth);
     int *cnt = malloc((size_t)V * (size_t)max_rows * sizeof *cnt);
     char(*labels)[160] = malloc((size_t)V * sizeof *labels);
     gfn_plot_series *ser = malloc((size_t)V * sizeof *ser);
@@ -606,6 +667,7 @@ static int draw_curves(const gfn_spec *s, const char *results, const char *plots
             if ((axis == 0 && !s->x_rounds) || (axis == 1 && !s->x_trajectories))
                 continue;
             int n_ser = 0, points = 0;
+            int smooth_pts = strcmp(s->curves[m], "ad_score") == 0 ? window_points(s) : 0;
             for (int v = 0; v < V; v++) {
                 double *x = buf + (size_t)v * (size_t)max_rows * 3;
                 int n = variant_curve(s, &cd, v, s->curves[m], axis, x, x + max_rows,
@@ -613,7 +675,14 @@ static int draw_curves(const gfn_spec *s, const char *results, const char *plots
                 snprintf(labels[v], sizeof labels[v], "%s (%d seed%s)", s->variants[v].name,
                          res[v].ok, res[v].ok == 1 ? "" : "s");
                 gfn_plot_series se = {labels[v], n, x, x + max_rows, x + 2 * max_rows,
-                                      cnt + (size_t)v * (size_t)max_rows};
+                                      cnt + (size_t)v * (size_t)max_rows, NULL};
+                /* The AD score of one monitor batch is noisy: its mean over the
+                 * trailing window (as the sampled mean reward is) drawn bold. */
+                if (smooth_pts > 1) {
+                    double *sm = smooth + (size_t)v * (size_t)max_rows;
+                    trailing_mean(x + max_rows, n, smooth_pts, sm);
+                    se.smooth = sm;
+                }
                 ser[n_ser++] = se;
                 points += n;
             }
@@ -637,12 +706,17 @@ static int draw_curves(const gfn_spec *s, const char *results, const char *plots
             char stem[160], title[512];
             snprintf(stem, sizeof stem, "curve_%s_vs_%s", s->curves[m],
                      axis ? "trajectories" : "rounds");
-            snprintf(title, sizeof title, "%s\n%s: mean over seeds (line) +- 1 std (band)",
-                     l.title, s->name);
+            if (smooth_pts > 1)
+                snprintf(title, sizeof title, "%s\n%s: mean over seeds (faint), its mean over "
+                         "the trailing %d evaluations (bold)", l.title, s->name, smooth_pts);
+            else
+                snprintf(title, sizeof title, "%s\n%s: mean over seeds (line) +- 1 std (band)",
+                         l.title, s->name);
             gfn_plot_axes ax = {title,
                                 axis ? "trajectories sampled for training (online + replayed)"
                                      : "training round (one online batch + replay each)",
-                                l.ylabel, l.ref_y, l.ref_label};
+                                l.ylabel, l.ref_y, l.ref_label, NAN, NAN, NAN, NAN};
+            fit_y(ser, n_ser, l.ref_y, &ax.y_lo, &ax.y_hi);
             rc = gfn_plot_curves(plots, stem, &ax, ser, n_ser, po, NULL, err);
             ++*n_figs;
         }
@@ -650,6 +724,7 @@ static int draw_curves(const gfn_spec *s, const char *results, const char *plots
         gfn_tsv_close(&cd.t[i]);
     free(cd.t);
     free(buf);
+    free(smooth);
     free(cnt);
     free(labels);
     free(ser);
@@ -732,7 +807,7 @@ static int draw_scatter(const gfn_spec *s, const char *results, const char *plot
         snprintf(title, sizeof title, "%s: log p_theta(x) of the final model against log R(x)",
                  s->name);
         gfn_plot_axes ax = {title, "log R(x)  (natural log of the reward)",
-                            "log p_theta(x)  (natural log)", NAN, NULL};
+                            "log p_theta(x)  (natural log)", NAN, NULL, NAN, NAN, NAN, NAN};
         rc = gfn_plot_scatter(plots, "scatter_logp_logr", &ax,
                               "target p*: log R(x) - log Z", pan, n_pan, po, NULL, err);
         ++*n_figs;
@@ -777,7 +852,7 @@ int gfn_report_write(const gfn_spec *s, const gfn_report_opts *o, gfn_error *err
         rc = gfn_finals_write(s, results, dir, err);
     if (rc == GFN_OK)
         rc = gfn_runs_write(s, results, dir, err);
-    gfn_plot_opts po = {o ? o->run_gnuplot : 1};
+    gfn_plot_opts po = {o ? o->run_gnuplot : 1, o ? o->formats : 0};
     if (rc == GFN_OK && s->n_curves > 0)
         rc = draw_curves(s, results, plots, res, &po, msgs, &n_figs, err);
     if (rc == GFN_OK && s->scatter)

@@ -54,6 +54,7 @@ typedef struct {
     int run_gnuplot;         /* draw images when gnuplot is on PATH */
     FILE *log;               /* where to say what was written; NULL: silent */
     FILE *markdown;          /* NULL, or where to print the paper-format table */
+    unsigned formats;        /* image formats (plot.h GFN_PLOT_*); 0: PNG and PDF */
 } gfn_report_opts;
 
 /* Writes the tables and figures.  Missing or failed runs are counted, not fatal;
