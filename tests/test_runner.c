@@ -3,6 +3,7 @@
  * half-written ones, a failing or crashing run is recorded and the others go on,
  * and an invalid configuration stops everything before anything is written. */
 #include <CUnit/CUnit.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "fake_run.h"
 #include "fsutil.h"
 #include "report.h"
@@ -443,6 +445,37 @@ static void test_resolved_defaults(void)
     gfn_spec_free(s);
 }
 
+/* run --estimate probes every variant and projects the cost; nothing is written. */
+static void test_estimate(void)
+{
+    char spec[256], out[256];
+    snprintf(spec, sizeof spec, "%s/est.yaml", tmp_dir);
+    const char *text = "name: est\ntask: {name: hypergrid, dim: 2, side: 4}\nseeds: [0, 1]\n"
+                       "rounds: 1000\nvariants:\n  - {name: tb, objective: tb}\n"
+                       "  - {name: db, objective: db}\n";
+    CU_ASSERT_EQUAL_FATAL(gfn_fs_write_atomic(spec, text, strlen(text), NULL), GFN_OK);
+    snprintf(out, sizeof out, "%s/est.out", tmp_dir);
+    char *argv[] = {"run", spec, "--estimate", "--jobs", "2", NULL};
+    fflush(stdout);
+    int saved = dup(1), fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    int rc = gfn_cmd_run(5, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(fd);
+    close(saved);
+    CU_ASSERT_EQUAL(rc, 0);
+    char *got = NULL;
+    CU_ASSERT_EQUAL_FATAL(gfn_fs_read_all(out, &got, NULL, NULL), GFN_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(got, "\ntb "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(got, "\ndb "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(got, "CPU-hours for 4 runs; at --jobs 2"));
+    free(got);
+    char results[300];
+    snprintf(results, sizeof results, "results/est");
+    CU_ASSERT(!gfn_fs_exists(results)); /* nothing written */
+}
+
 static void drop_wall_seconds(char *text)
 {
     char *w = text ? strstr(text, "wall_seconds:") : NULL;
@@ -521,6 +554,7 @@ void gfn_test_suite_runner(void)
     CU_add_test(s, "task values checked first; relative paths", test_task_checked_first);
     CU_add_test(s, "SIGINT stops and reaps every run", test_sigint_stops_children);
     CU_add_test(s, "resolved.txt: a changed default is another configuration", test_resolved_defaults);
+    CU_add_test(s, "run --estimate projects the cost, writes nothing", test_estimate);
     CU_add_test(s, "invalid configuration: nothing written", test_invalid_config_writes_nothing);
     CU_add_test(s, "real trainer: --jobs 1 and --jobs 2 identical", test_real_trainer_identical);
 }

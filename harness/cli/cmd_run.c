@@ -1,8 +1,11 @@
 /* cmd_run.c - `gfnbench run SPEC.yaml`: every (variant, seed) run of an
  * experiment in parallel, then its tables and figures (the report step). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <time.h>
 
 #include "commands.h"
 #include "report.h"
@@ -16,7 +19,7 @@ static void run_usage(FILE *f)
             "usage: gfnbench run SPEC.yaml [key=value ...] [--jobs N] [--only PATTERN]\n"
             "                              [--resume] [--force] [--out DIR] [--plots DIR]\n"
             "                              [--no-report]\n"
-            "                              [--list] [--index K] [--shard I/N]\n\n"
+            "                              [--list] [--index K] [--shard I/N] [--estimate]\n\n"
             "Runs every (variant, seed) pair of the experiment SPEC.yaml in parallel child\n"
             "processes, each into DIR/<experiment>/<variant>/seed<k>/ (metrics.tsv,\n"
             "summary.txt, config.txt, run.txt, log.txt), then writes the summary tables\n"
@@ -34,6 +37,8 @@ static void run_usage(FILE *f)
             "  --list          print every run (index, folder, state: done, at round N, todo,\n"
             "                  failed, diverged; running when a process holds its lock) and\n"
             "                  exit; with --only/--index/--shard, only those runs\n"
+            "  --estimate      time a few rounds and one exact evaluation of each variant and\n"
+            "                  print the projected CPU-hours and wall time; runs nothing\n"
             "  --index K       only run K of --list (0 = first variant, first seed; runs go\n"
             "                  variant by variant, seed by seed)\n"
             "  --shard I/N     only the runs whose index modulo N is I-1 (1 <= I <= N): N\n"
@@ -93,6 +98,75 @@ static int parse_jobs(const char *s, int *out)
     return 1;
 }
 
+/* Times PROBE_ROUNDS rounds and one exact evaluation of every variant (seed 0,
+ * nothing written) and projects the CPU time of the whole experiment: per run,
+ * start-up + rounds x the probe's CPU per round + exact evaluations x one's CPU. */
+enum { PROBE_ROUNDS = 30 };
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int estimate_cost(const gfn_spec *s, int jobs, gfn_error *err)
+{
+    if (jobs <= 0)
+        jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    printf("%s: projected cost, from %d probe rounds and one exact evaluation of each variant\n"
+           "(seed 0, on this machine, nothing written; later rounds can be slower or faster as\n"
+           "the replay buffer grows and the policy changes)\n\n"
+           "%-22s %10s %10s %8s %12s %5s %12s\n", s->name, PROBE_ROUNDS, "variant", "rounds/s",
+           "exact s", "exacts", "per run h", "runs", "total h");
+    double total = 0, longest = 0;
+    for (int v = 0; v < s->n_variants; v++) {
+        gfn_params cfg, sum;
+        gfn_params_init(&cfg);
+        gfn_params_init(&sum);
+        int rc = gfn_spec_run_config(s, v, 0, &cfg, err);
+        const gfn_param *ee = gfn_params_find(&cfg, "exact_every");
+        long exact_every = ee ? strtol(ee->val, NULL, 10) : s->rounds / 20 > 10 ? s->rounds / 20 : 10;
+        char probe[32];
+        snprintf(probe, sizeof probe, "%d", PROBE_ROUNDS);
+        if (!rc)
+            rc = gfn_params_set(&cfg, "rounds", probe, "--estimate", err);
+        if (!rc)
+            rc = gfn_params_set(&cfg, "exact_every", "0", "--estimate", err);
+        if (!rc)
+            rc = gfn_params_set(&cfg, "checkpoint", "false", "--estimate", err);
+        double c0 = cpu_now();
+        if (!rc)
+            rc = gfn_train_run(&cfg, NULL, NULL, NULL, &sum, err);
+        double all = cpu_now() - c0;
+        gfn_params_close(&cfg);
+        gfn_params_close(&sum);
+        if (rc) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            return gfn_error_set(err, rc, "variant %s: %s", s->variants[v].name, msg);
+        }
+        gfn_train_timing t;
+        gfn_train_last_timing(&t);
+        double per_round = t.loop_cpu / PROBE_ROUNDS;
+        double setup = all - t.loop_cpu - t.exact_cpu;
+        long n_exact = t.exact_states > 0 ? (exact_every > 0 ? s->rounds / exact_every : 0) + 1 : 0;
+        double run = setup + (double)s->rounds * per_round + (double)n_exact * t.exact_cpu;
+        total += run * s->n_seeds;
+        longest = run > longest ? run : longest;
+        printf("%-22s %10.1f %10.2f %8ld %12.3f %5d %12.3f\n", s->variants[v].name,
+               per_round > 0 ? 1.0 / per_round : NAN, t.exact_cpu, n_exact, run / 3600.0,
+               s->n_seeds, run * s->n_seeds / 3600.0);
+        fflush(stdout);
+    }
+    int runs = s->n_variants * s->n_seeds, at_once = jobs < runs ? jobs : runs;
+    double wall = total / at_once > longest ? total / at_once : longest;
+    printf("\ntotal: %.2f CPU-hours for %d runs; at --jobs %d about %.2f hours of wall time "
+           "(the longest run alone: %.2f h)\n",
+           total / 3600.0, runs, jobs, wall / 3600.0, longest / 3600.0);
+    return GFN_OK;
+}
+
 int gfn_cmd_run(int argc, char **argv)
 {
     if (gfn_cmd_wants_help(argc, argv)) {
@@ -107,7 +181,7 @@ int gfn_cmd_run(int argc, char **argv)
     o.resolve = gfn_train_resolved;
     o.log = stdout;
     const char *path = NULL, *plots = NULL;
-    int report = 1, list = 0, n_over = 0;
+    int report = 1, list = 0, estimate = 0, n_over = 0;
     char *over[256];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -138,6 +212,8 @@ int gfn_cmd_run(int argc, char **argv)
             }
         } else if (strcmp(a, "--list") == 0) {
             list = 1;
+        } else if (strcmp(a, "--estimate") == 0) {
+            estimate = 1;
         } else if (strcmp(a, "--resume") == 0) {
             o.resume = 1;
         } else if (strcmp(a, "--force") == 0) {
@@ -168,6 +244,13 @@ int gfn_cmd_run(int argc, char **argv)
         fprintf(stderr, "gfnbench run: %s\n", err.msg);
         gfn_spec_free(s);
         return 2;
+    }
+    if (estimate) {
+        int erc = estimate_cost(s, o.jobs, &err);
+        if (erc)
+            fprintf(stderr, "gfnbench run: --estimate: %s\n", err.msg);
+        gfn_spec_free(s);
+        return erc ? 1 : 0;
     }
     if (list) {
         int lrc = gfn_runner_list(s, &o, stdout, &err);
