@@ -36,6 +36,7 @@ struct gfn_model {
     float *params32;               /* (n_params) cfg.f32: the networks' float weights, */
                                    /* written by Adam as it updates params */
     gfn_adam adam;
+    gfn_pool *pool;                /* cfg.threads > 1: the threads of the wide GEMMs */
     int feat_dim;
     /* workspaces for one batch */
     int cap_pf, cap_pb, fm_rows;   /* fm_rows: room for FM's extra parent rows */
@@ -69,6 +70,7 @@ void gfn_model_config_default(gfn_model_config *cfg)
     cfg->clip_norm = 10.0;
     cfg->B_cap = 32;
     cfg->T_max = 16;
+    cfg->threads = 1;
 }
 
 static int model_alloc_ws(gfn_model *m, gfn_error *err)
@@ -187,6 +189,14 @@ ok:;
             gfn_mlp_bind_f32(m->flow, m->params32 + m->off[SEG_FLOW]);
         m->adam.mirror32 = m->params32;
     }
+    if (cfg->threads > 1) {
+        if (!(m->pool = gfn_pool_alloc(cfg->threads, err)))
+            goto fail;
+        gfn_policy_set_pool(m->pf, m->pool);
+        gfn_policy_set_pool(m->pb, m->pool);
+        if (m->flow)
+            gfn_mlp_set_pool(m->flow, m->pool);
+    }
     return m;
 fail:
     gfn_model_free(m);
@@ -200,6 +210,7 @@ void gfn_model_free(gfn_model *m)
     gfn_policy_free(m->pf);
     gfn_policy_free(m->pb);
     gfn_mlp_free(m->flow);
+    gfn_pool_free(m->pool);
     gfn_adam_close(&m->adam);
     free(m->params32);
     free(m->params);

@@ -46,6 +46,7 @@ typedef struct {
     int B_cap, T_max;       /* largest trajectory batch the model is used on */
     int fm;                 /* 1: room for GFN_FILL_FM (P_F at every parent of each state) */
     int f32;                /* 1: every MLP computes in float32 (mlp.h); Adam stays double */
+    int threads;            /* >= 1: threads for the wide GEMMs (pool.h); same results for any */
 } gfn_model_config;
 
 /* Segment bits (plain macros so that other bit sets may be checked against them). */

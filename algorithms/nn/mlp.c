@@ -20,6 +20,11 @@
  * float per call, then added into the double block.  Its forward GEMMs on up
  * to 128 rows with long rows use an AVX-512 kernel that streams the weights
  * once instead of sgemm (gemm_abt_f below).
+ * Threads (gfn_mlp_set_pool): every GEMM goes through pool.h, which splits
+ * those with an output 512 or more wide into fixed blocks of 256 columns, run
+ * by the pool's threads; the blocks, hence the bits, are the same for any
+ * thread count.  The AVX-512 kernel computes each output on its own, so its
+ * blocks never change a bit.
  */
 #include "mlp.h"
 
@@ -58,6 +63,7 @@ struct gfn_mlp {
     float *act32[GFN_MLP_MAX_LAYERS + 1]; /* (cap, w_l) */
     float *delta32[2];                  /* (cap, max_w) */
     double *out64;                      /* (cap, w_L) the output in double */
+    gfn_pool *pool;                     /* threads for the wide GEMMs, or NULL */
 };
 
 void gfn_blas_single_thread(void)
@@ -199,6 +205,7 @@ size_t gfn_mlp_n_params(const gfn_mlp *mlp) { return mlp->n_params; }
 int gfn_mlp_in_dim(const gfn_mlp *mlp) { return mlp->w[0]; }
 int gfn_mlp_out_dim(const gfn_mlp *mlp) { return mlp->w[mlp->L]; }
 void gfn_mlp_params_changed(gfn_mlp *mlp) { mlp->w32_stale = 1; }
+void gfn_mlp_set_pool(gfn_mlp *mlp, gfn_pool *pool) { mlp->pool = pool; }
 
 void gfn_mlp_bind_f32(gfn_mlp *mlp, float *w32)
 {
@@ -439,41 +446,60 @@ dot_block(int RB, int JB, int k, const float *A, const float *W, float *C, int l
 
 __attribute__((target("avx512f"))) static void gemm_abt_avx512(int rows, int out, int k,
                                                                 const float *A, const float *W,
-                                                                float *C)
+                                                                float *C, int ldc)
 {
     int j = 0;
     for (; j + 4 <= out; j += 4) {
         const float *Wj = W + (size_t)j * k;
         int r = 0;
         for (; r + 4 <= rows; r += 4)
-            dot_block(4, 4, k, A + (size_t)r * k, Wj, C + (size_t)r * out + j, out);
+            dot_block(4, 4, k, A + (size_t)r * k, Wj, C + (size_t)r * ldc + j, ldc);
         for (; r < rows; r++)
-            dot_block(1, 4, k, A + (size_t)r * k, Wj, C + (size_t)r * out + j, out);
+            dot_block(1, 4, k, A + (size_t)r * k, Wj, C + (size_t)r * ldc + j, ldc);
     }
     for (; j < out; j++) {
         const float *Wj = W + (size_t)j * k;
         int r = 0;
         for (; r + 4 <= rows; r += 4)
-            dot_block(4, 1, k, A + (size_t)r * k, Wj, C + (size_t)r * out + j, out);
+            dot_block(4, 1, k, A + (size_t)r * k, Wj, C + (size_t)r * ldc + j, ldc);
         for (; r < rows; r++)
-            dot_block(1, 1, k, A + (size_t)r * k, Wj, C + (size_t)r * out + j, out);
+            dot_block(1, 1, k, A + (size_t)r * k, Wj, C + (size_t)r * ldc + j, ldc);
     }
 }
 #endif
 
+#ifdef GFN_MLP_AVX512
+typedef struct {
+    int rows, out, k;
+    const float *A, *W;
+    float *C;
+} abt_job;
+
+/* Block b: output columns [b GFN_GEMM_BLOCK, (b + 1) GFN_GEMM_BLOCK). */
+static void abt_block(void *a, int b)
+{
+    const abt_job *g = a;
+    int j0 = b * GFN_GEMM_BLOCK, n = g->out - j0 < GFN_GEMM_BLOCK ? g->out - j0 : GFN_GEMM_BLOCK;
+    gemm_abt_avx512(g->rows, n, g->k, g->A, g->W + (size_t)j0 * g->k, g->C + j0, g->out);
+}
+#endif
+
 /* C (rows, out) = A (rows, k) W^T, W (out, k). */
-static void gemm_abt_f(int rows, int out, int k, const float *A, const float *W, float *C)
+static void gemm_abt_f(gfn_pool *pool, int rows, int out, int k, const float *A, const float *W,
+                       float *C)
 {
 #ifdef GFN_MLP_AVX512
     static int have = -1;
     if (have < 0)
         have = __builtin_cpu_supports("avx512f") != 0;
     if (have && rows <= GFN_MLP_SMALL_ROWS && k >= GFN_MLP_SMALL_MIN_K) {
-        gemm_abt_avx512(rows, out, k, A, W, C);
+        abt_job g = {rows, out, k, A, W, C};
+        int blocks = (out + GFN_GEMM_BLOCK - 1) / GFN_GEMM_BLOCK;
+        gfn_pool_run(blocks > 1 ? pool : NULL, blocks, abt_block, &g);
         return;
     }
 #endif
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0f, A, k, W, k, 0.0f, C, out);
+    gfn_pool_sgemm(pool, CblasNoTrans, CblasTrans, rows, out, k, 1.0f, A, k, W, k, 0.0f, C, out);
 }
 
 /* Rows [r0, r0 + rows) of the workspaces; the others are kept.  The input is
@@ -493,7 +519,7 @@ static const double *forward_f32(gfn_mlp *m, int r0, int rows, const double *in,
     for (int l = 1; l <= m->L; l++) {
         int k = m->w[l - 1], out = m->w[l];
         float *z = m->act32[l] + R0 * out;
-        gemm_abt_f(rows, out, k, m->act32[l - 1] + R0 * k, m->w32 + m->off_w[l], z);
+        gemm_abt_f(m->pool, rows, out, k, m->act32[l - 1] + R0 * k, m->w32 + m->off_w[l], z);
         bias_act_f(rows, out, m->w32 + m->off_b[l], l < m->L, z);
     }
     size_t o = R0 * m->w[m->L];
@@ -517,8 +543,8 @@ const double *gfn_mlp_forward_at(gfn_mlp *mlp, int row0, int rows, const double 
     for (int l = 1; l <= mlp->L; l++) {
         int k = mlp->w[l - 1], out = mlp->w[l];
         double *z = mlp->act[l] + R0 * out;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, k, 1.0,
-                    mlp->act[l - 1] + R0 * k, k, mlp->params + mlp->off_w[l], k, 0.0, z, out);
+        gfn_pool_dgemm(mlp->pool, CblasNoTrans, CblasTrans, rows, out, k, 1.0,
+                       mlp->act[l - 1] + R0 * k, k, mlp->params + mlp->off_w[l], k, 0.0, z, out);
         bias_act(rows, out, mlp->params + mlp->off_b[l], l < mlp->L, z);
     }
     return mlp->act[mlp->L] + R0 * mlp->w[mlp->L];
@@ -596,8 +622,8 @@ static void backward_f32(gfn_mlp *m, int rows, const double *d_out, const float 
         float *D = m->delta32[cur];
         if (l < m->L)
             act_grad_f((size_t)rows * (size_t)out, m->act32[l], D);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, D, out,
-                    m->act32[l - 1], in, 0.0f, m->gw32, in);
+        gfn_pool_sgemm(m->pool, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, D, out,
+                       m->act32[l - 1], in, 0.0f, m->gw32, in);
         if (set) {
             to_double((size_t)out * (size_t)in, m->gw32, m->grads + m->off_w[l]);
             memset(m->grads + m->off_b[l], 0, (size_t)out * sizeof(double));
@@ -608,8 +634,8 @@ static void backward_f32(gfn_mlp *m, int rows, const double *d_out, const float 
         if (l == 1 && !d_in && !d_in32)
             break;
         float *gprev = l == 1 && d_in32 ? d_in32 : m->delta32[cur ^ 1];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, D, out,
-                    m->w32 + m->off_w[l], in, 0.0f, gprev, in);
+        gfn_pool_sgemm(m->pool, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, D, out,
+                       m->w32 + m->off_w[l], in, 0.0f, gprev, in);
         if (l == 1 && d_in)
             to_double((size_t)rows * (size_t)in, gprev, d_in);
         cur ^= 1;
@@ -640,8 +666,8 @@ static void mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_
         /* D_l = G_l * LeakyReLU'(Z_l), written over the buffer that holds G_l. */
         if (l < mlp->L)
             act_grad((size_t)rows * (size_t)out, mlp->act[l], (double *)g);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0, D, out,
-                    mlp->act[l - 1], in, set ? 0.0 : 1.0, mlp->grads + mlp->off_w[l], in);
+        gfn_pool_dgemm(mlp->pool, CblasTrans, CblasNoTrans, out, in, rows, 1.0, D, out,
+                       mlp->act[l - 1], in, set ? 0.0 : 1.0, mlp->grads + mlp->off_w[l], in);
         if (set)
             memset(mlp->grads + mlp->off_b[l], 0, (size_t)out * sizeof(double));
         bias_grad(rows, out, D, mlp->grads + mlp->off_b[l]);
@@ -652,8 +678,8 @@ static void mlp_backward(gfn_mlp *mlp, int rows, const double *d_out, double *d_
             gprev = d_in;
         else
             break;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0, D, out,
-                    mlp->params + mlp->off_w[l], in, 0.0, gprev, in);
+        gfn_pool_dgemm(mlp->pool, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0, D, out,
+                       mlp->params + mlp->off_w[l], in, 0.0, gprev, in);
         g = gprev;
         k ^= 1;
     }

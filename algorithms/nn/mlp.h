@@ -19,6 +19,7 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "pool.h"
 #include "status.h"
 
 #define GFN_MLP_MAX_LAYERS 16 /* most Linear layers in one MLP */
@@ -48,6 +49,9 @@ void gfn_mlp_params_changed(gfn_mlp *mlp);
  * to the parameters rounded to float (gfn_adam's mirror32) instead of calling
  * gfn_mlp_params_changed; a stale copy is still refreshed at the next forward. */
 void gfn_mlp_bind_f32(gfn_mlp *mlp, float *w32);
+/* Threads for the wide GEMMs (pool.h; NULL: the calling thread only).  The
+ * results do not depend on the pool; the pool must outlive its use here. */
+void gfn_mlp_set_pool(gfn_mlp *mlp, gfn_pool *pool);
 int gfn_mlp_in_dim(const gfn_mlp *mlp);
 int gfn_mlp_out_dim(const gfn_mlp *mlp);
 

@@ -240,6 +240,12 @@ void gfn_policy_bind_f32(gfn_policy *p, float *params32)
         p->ops->bind_f32(p, params32);
 }
 
+void gfn_policy_set_pool(gfn_policy *p, gfn_pool *pool)
+{
+    if (p->ops->set_pool)
+        p->ops->set_pool(p, pool);
+}
+
 void gfn_policy_params_changed(gfn_policy *p)
 {
     if (p->ops->params_changed)

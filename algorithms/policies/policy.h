@@ -37,6 +37,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "env.h"
+#include "pool.h"
 #include "status.h"
 
 /* The kinds, in registry order (gfn_policy_at(kind)->kind == kind). */
@@ -111,8 +112,10 @@ gfn_policy_dir gfn_policy_get_dir(const gfn_policy *p);
 size_t gfn_policy_n_params(const gfn_policy *p);
 /* params and grads are (n_params) slices; grads may be NULL (evaluation only). */
 void gfn_policy_bind(gfn_policy *p, double *params, double *grads);
-/* Float32 compute for the MLPs (SSR's first scorer layer stays double); see mlp.h. */
+/* Float32 compute for the networks (SSR: its first scorer layer too); see mlp.h. */
 int gfn_policy_set_f32(gfn_policy *p, int on, gfn_error *err);
+/* Threads for the wide GEMMs (pool.h, NULL: none); results do not depend on it. */
+void gfn_policy_set_pool(gfn_policy *p, gfn_pool *pool);
 /* The bound parameters were written (float32 copies are refreshed at the next forward). */
 void gfn_policy_params_changed(gfn_policy *p);
 /* Float32 mode: the MLPs keep their float weights in params32 (n_params, the

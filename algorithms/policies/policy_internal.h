@@ -57,6 +57,7 @@ typedef struct gfn_policy_ops {
     int (*set_f32)(gfn_policy *p, int on, gfn_error *err);
     void (*bind_f32)(gfn_policy *p, float *params32);
     void (*params_changed)(gfn_policy *p);
+    void (*set_pool)(gfn_policy *p, gfn_pool *pool);
     void (*init_params)(gfn_policy *p, gsl_rng *rng);
     /* Rows [i0, i0 + n) of states (n), their neighbours and net_row already set;
      * network rows from r0 to p->n_net - 1 are new (the rows before are kept). */

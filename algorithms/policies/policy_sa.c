@@ -88,6 +88,11 @@ static void sa_params_changed(gfn_policy *p)
     gfn_mlp_params_changed(((sa_impl *)p->impl)->net);
 }
 
+static void sa_set_pool(gfn_policy *p, gfn_pool *pool)
+{
+    gfn_mlp_set_pool(((sa_impl *)p->impl)->net, pool);
+}
+
 static void sa_init_params(gfn_policy *p, gsl_rng *rng)
 {
     gfn_mlp_init_params(((sa_impl *)p->impl)->net, rng);
@@ -191,6 +196,7 @@ const gfn_policy_ops gfn__policy_sa_ops = {
     .set_f32 = sa_set_f32,
     .bind_f32 = sa_bind_f32,
     .params_changed = sa_params_changed,
+    .set_pool = sa_set_pool,
     .init_params = sa_init_params,
     .forward = sa_forward,
     .backward = sa_backward,

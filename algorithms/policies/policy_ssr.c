@@ -23,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_cblas.h>
-
 #include "policy_internal.h"
 #include "stateset.h"
 
@@ -48,6 +46,7 @@ typedef struct {
     gfn_state *enc_states;       /* (cap (1 + max_nbr)) state of each encoder row */
     int *pair_enc;               /* (cap max_nbr) encoder row of each pair's neighbour */
     gfn_stateset enc_set;        /* encoder row of a state */
+    gfn_pool *pool;              /* threads for the wide GEMMs (pool.h), or NULL */
     /* float32 mode: the float twins of the buffers above (the double ones are
      * then not allocated) and the first layer's float weights [W1a | W1b], b1 */
     int f32, w32_stale, w32_own;
@@ -244,6 +243,15 @@ static void ssr_params_changed(gfn_policy *p)
         gfn_mlp_params_changed(s->scorer);
 }
 
+static void ssr_set_pool(gfn_policy *p, gfn_pool *pool)
+{
+    ssr_impl *s = p->impl;
+    s->pool = pool;
+    gfn_mlp_set_pool(s->net, pool);
+    if (s->scorer)
+        gfn_mlp_set_pool(s->scorer, pool);
+}
+
 static void ssr_init_params(gfn_policy *p, gsl_rng *rng)
 {
     ssr_impl *s = p->impl;
@@ -292,9 +300,9 @@ static const double *ssr_forward_f32(gfn_policy *p, int n, int pr)
         s->w32_stale = 0;
     }
     const float *z = s->z32 = gfn_mlp_out_f32(s->net), *b1 = s->w32 + (size_t)h1 * 2 * E;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nk, h1, E, 1.0f, z, E, s->w32, 2 * E,
+    gfn_pool_sgemm(s->pool, CblasNoTrans, CblasTrans, nk, h1, E, 1.0f, z, E, s->w32, 2 * E,
                 0.0f, s->a32, h1);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ne, h1, E, 1.0f, z, E, s->w32 + E, 2 * E,
+    gfn_pool_sgemm(s->pool, CblasNoTrans, CblasTrans, ne, h1, E, 1.0f, z, E, s->w32 + E, 2 * E,
                 0.0f, s->c32, h1);
     if (s->scorer)
         s->s1_32 = gfn_mlp_in_f32(s->scorer);
@@ -357,9 +365,9 @@ static void ssr_forward(gfn_policy *p, int i0, int r0, int n, const gfn_state *s
     }
     /* a_s = Z_s W1a^T (network states); c = Z W1b^T (every encoder row); then
      * s1[i, j] = c[pair_enc] + a_s[i] + b1. */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nk, h1, E, 1.0, z, E, s->W1, 2 * E, 0.0,
+    gfn_pool_dgemm(s->pool, CblasNoTrans, CblasTrans, nk, h1, E, 1.0, z, E, s->W1, 2 * E, 0.0,
                 s->a_s, h1);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ne, h1, E, 1.0, z, E, s->W1 + E, 2 * E,
+    gfn_pool_dgemm(s->pool, CblasNoTrans, CblasTrans, ne, h1, E, 1.0, z, E, s->W1 + E, 2 * E,
                 0.0, s->c, h1);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
@@ -420,15 +428,15 @@ static void ssr_backward_f32(gfn_policy *p, int pr, int set)
             }
         }
     const float *z = s->z32, *W1 = s->w32;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, nk, 1.0f, s->d_as32, h1, z, E,
+    gfn_pool_sgemm(s->pool, CblasTrans, CblasNoTrans, h1, E, nk, 1.0f, s->d_as32, h1, z, E,
                 0.0f, s->gw32, E);
     add_float_rows(h1, E, s->gw32, s->gW1, 2 * E);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, ne, 1.0f, s->d_c32, h1, z, E,
+    gfn_pool_sgemm(s->pool, CblasTrans, CblasNoTrans, h1, E, ne, 1.0f, s->d_c32, h1, z, E,
                 0.0f, s->gw32, E);
     add_float_rows(h1, E, s->gw32, s->gW1 + E, 2 * E);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ne, E, h1, 1.0f, s->d_c32, h1, W1 + E,
+    gfn_pool_sgemm(s->pool, CblasNoTrans, CblasNoTrans, ne, E, h1, 1.0f, s->d_c32, h1, W1 + E,
                 2 * E, 0.0f, s->d_enc32, E);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nk, E, h1, 1.0f, s->d_as32, h1, W1,
+    gfn_pool_sgemm(s->pool, CblasNoTrans, CblasNoTrans, nk, E, h1, 1.0f, s->d_as32, h1, W1,
                 2 * E, 1.0f, s->d_enc32, E);
     gfn_mlp_backward_f32(s->net, ne, s->d_enc32, NULL, set);
 }
@@ -489,13 +497,13 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
         }
     const double *z = s->z;
     /* dW1a += D_s^T Z_s, dW1b += D_c^T Z; dZ = D_c W1b, then dZ_s += D_s W1a. */
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, nk, 1.0, s->d_as, h1, z, E, 1.0,
+    gfn_pool_dgemm(s->pool, CblasTrans, CblasNoTrans, h1, E, nk, 1.0, s->d_as, h1, z, E, 1.0,
                 s->gW1, 2 * E);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h1, E, ne, 1.0, s->d_c, h1, z, E, 1.0,
+    gfn_pool_dgemm(s->pool, CblasTrans, CblasNoTrans, h1, E, ne, 1.0, s->d_c, h1, z, E, 1.0,
                 s->gW1 + E, 2 * E);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ne, E, h1, 1.0, s->d_c, h1, s->W1 + E,
+    gfn_pool_dgemm(s->pool, CblasNoTrans, CblasNoTrans, ne, E, h1, 1.0, s->d_c, h1, s->W1 + E,
                 2 * E, 0.0, s->d_enc, E);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nk, E, h1, 1.0, s->d_as, h1, s->W1,
+    gfn_pool_dgemm(s->pool, CblasNoTrans, CblasNoTrans, nk, E, h1, 1.0, s->d_as, h1, s->W1,
                 2 * E, 1.0, s->d_enc, E);
     (set ? gfn_mlp_backward_set : gfn_mlp_backward)(s->net, ne, s->d_enc, NULL);
 }
@@ -509,6 +517,7 @@ const gfn_policy_ops gfn__policy_ssr_ops = {
     .set_f32 = ssr_set_f32,
     .bind_f32 = ssr_bind_f32,
     .params_changed = ssr_params_changed,
+    .set_pool = ssr_set_pool,
     .init_params = ssr_init_params,
     .forward = ssr_forward,
     .backward = ssr_backward,

@@ -96,7 +96,7 @@ static const task_def TASKS[] = {
      "(paper: sEH)",
      {{"mdp", "pa"}, {"reward_exp", "6"}, {"reward_scale", "10"}, {"reward_floor", "0"},
       {"reward_clip", "0.001"}, {"mode_percentile", "99.9"}, {"mode_top_fraction", NULL},
-      {"threads", "2"}}, "(or mode_top_fraction=F)",
+      {"reward_threads", "2"}}, "(or mode_top_fraction=F)",
      "lr_policy=1e-5 lr_z=1e-3 hidden=1024 layers=2 ssr_sc_layers=1 "
      "steps_per_batch=1 epsilon=0.05 gtb_w=0.5 guide_temp=1 guide_traj=resample"},
     {"table", gfn__task_open_table, "your own reward table: rows x<TAB>y over all strings",

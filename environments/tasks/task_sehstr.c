@@ -3,7 +3,8 @@
  * ensemble data/sehstr/sehstr_gbr_trees.txt (environments/tasks/gbtree.h) on the
  * 108-value one-hot of the string.
  *   R = 10 max(y, 1e-3)^6 / max_x max(y, 1e-3)^6;  modes: R >= 99.9th percentile.
- * Loading evaluates the ensemble on every string (threads=2 workers) with progress
+ * Loading evaluates the ensemble on every string (reward_threads=2 workers; the
+ * name keeps clear of the training key threads, which is about GEMMs) with progress
  * on stderr; it holds the rewards (8 bytes each) and one mode byte per string.
  */
 #include <math.h>
@@ -48,8 +49,8 @@ int gfn__task_open_sehstr(const char *name, gfn_params *p, const char *data_dir,
     long threads;
     int rc;
     if ((rc = gfn__task_read_transform(p, &DEF, &tf, err)) ||
-        (rc = gfn_params_get_int(p, "threads", 2, &threads, err)) ||
-        (rc = gfn_params_check_range(p, "threads", (double)threads, 1, 256, err)) ||
+        (rc = gfn_params_get_int(p, "reward_threads", 2, &threads, err)) ||
+        (rc = gfn_params_check_range(p, "reward_threads", (double)threads, 1, 256, err)) ||
         (rc = gfn__task_path(tpath, sizeof tpath, data_dir, "sehstr/sehstr_gbr_trees.txt",
                              err)))
         return rc;

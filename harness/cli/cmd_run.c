@@ -16,7 +16,7 @@
 static void run_usage(FILE *f)
 {
     fprintf(f,
-            "usage: gfnbench run SPEC.yaml [key=value ...] [--jobs N] [--only PATTERN]\n"
+            "usage: gfnbench run SPEC.yaml [key=value ...] [--jobs N] [--cores C] [--only PATTERN]\n"
             "                              [--resume] [--force] [--out DIR] [--plots DIR]\n"
             "                              [--no-report]\n"
             "                              [--list] [--index K] [--shard I/N] [--estimate]\n\n"
@@ -25,6 +25,8 @@ static void run_usage(FILE *f)
             "summary.txt, config.txt, run.txt, log.txt), then writes the summary tables\n"
             "(DIR/<experiment>/summary.md, .csv) and the figures (plots/<experiment>/).\n\n"
             "  --jobs N        runs at once (default: the number of online cores)\n"
+            "  --cores C       CPU budget: --jobs x the runs' threads= may not exceed C\n"
+            "                  (default: the online cores; more is refused)\n"
             "  --only PATTERN  only variants (or variant/seedK) matching the shell pattern\n"
             "  --resume        skip runs finished (ok or diverged) with the configuration the\n"
             "                  spec asks for now; continue an unfinished one from its\n"
@@ -189,6 +191,12 @@ int gfn_cmd_run(int argc, char **argv)
         if (strcmp(a, "--jobs") == 0 && has_val) {
             if (!parse_jobs(argv[++i], &o.jobs)) {
                 fprintf(stderr, "gfnbench run: --jobs expects a whole number >= 1, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (strcmp(a, "--cores") == 0 && has_val) {
+            if (!parse_jobs(argv[++i], &o.cores)) {
+                fprintf(stderr, "gfnbench run: --cores expects a whole number >= 1, got '%s'\n",
                         argv[i]);
                 return 2;
             }

@@ -500,6 +500,34 @@ static int validate_jobs(runner *r, gfn_error *err)
     return rc;
 }
 
+/* jobs runs at once of up to T threads each (the training key threads) must
+ * fit the cores: the online ones, or the --cores budget.  Oversubscribed runs
+ * would not fail, only crawl, and the wait of one thread stalls its run. */
+static int check_cores(const runner *r, int jobs, gfn_error *err)
+{
+    long T = 1, cores = r->o->cores > 0 ? r->o->cores : sysconf(_SC_NPROCESSORS_ONLN);
+    const char *label = NULL;
+    for (int i = 0; i < r->n_jobs; i++) {
+        const gfn_param *p = gfn_params_find(&r->jobs[i].cfg, "threads");
+        long t = p ? strtol(p->val, NULL, 10) : 1; /* validated already */
+        if (!r->jobs[i].skip && t > T) {
+            T = t;
+            label = r->jobs[i].label;
+        }
+    }
+    int todo = 0;
+    for (int i = 0; i < r->n_jobs; i++)
+        todo += !r->jobs[i].skip;
+    int running = jobs < todo ? jobs : todo; /* at most this many at once */
+    if (T == 1 || (long)running * T <= cores)
+        return GFN_OK;
+    return gfn_error_set(err, GFN_EVALUE,
+                         "--jobs %d x threads=%ld (run %s) is %ld threads, more than the %ld %s; "
+                         "lower --jobs or threads, or give a budget with --cores C",
+                         running, T, label, (long)running * T, cores,
+                         r->o->cores > 0 ? "cores of --cores" : "online cores");
+}
+
 /* ---- what a folder already holds ---- */
 
 /* The key=value lines of dir/name (comments skipped) into out; 0 when no file. */
@@ -1158,10 +1186,12 @@ int gfn_runner_run(const gfn_spec *s, const gfn_runner_opts *o, gfn_runner_stats
         rc = take_locks(&r, err);
     if (rc == GFN_OK)
         rc = check_existing(&r, err);
+    int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (jobs < 1)
+        jobs = 1;
+    if (rc == GFN_OK)
+        rc = check_cores(&r, jobs, err);
     if (rc == GFN_OK) {
-        int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
-        if (jobs < 1)
-            jobs = 1;
         for (int i = 0; i < r.n_jobs; i++)
             r.to_run += !r.jobs[i].skip;
         if (o->log)

@@ -57,6 +57,7 @@ typedef struct {
      * it, a folder whose resolved.txt differs (a default changed between builds)
      * counts as another configuration too. */
     int (*resolve)(const gfn_params *cfg, gfn_strbuf *out, gfn_error *err);
+    int cores;                /* > 0: CPU budget for jobs x threads; <= 0: the online cores */
 } gfn_runner_opts;
 
 typedef struct {

@@ -50,8 +50,9 @@ uint64_t gfn_checkpoint_layout(void)
 
 void gfn_checkpoint_config_text(const gfn_params *cfg, gfn_strbuf *out)
 {
-    for (int i = 0; i < cfg->n; i++)
-        gfn_strbuf_printf(out, "%s=%s\n", cfg->items[i].key, cfg->items[i].val);
+    for (int i = 0; i < cfg->n; i++) /* threads changes no result: the same file for any */
+        if (strcmp(cfg->items[i].key, "threads") != 0)
+            gfn_strbuf_printf(out, "%s=%s\n", cfg->items[i].key, cfg->items[i].val);
 }
 
 /* ---- building ---- */

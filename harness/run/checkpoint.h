@@ -48,7 +48,8 @@ uint64_t gfn_checkpoint_fnv64(const void *data, size_t len);
  * the types a section holds and the random generator's state size. */
 uint64_t gfn_checkpoint_layout(void);
 
-/* The configuration text a run checkpoint is tied to: "key=value\n" per item. */
+/* The configuration text a run checkpoint is tied to: "key=value\n" per item,
+ * threads left out (it changes no result, so a run may resume with another). */
 void gfn_checkpoint_config_text(const gfn_params *cfg, gfn_strbuf *out);
 
 /* ---- building and reading sections ---- */

@@ -79,6 +79,7 @@ static void fill_model(const gfn_key_value *vals, gfn_model_config *mc)
     mc->log_z_clamp = (int)V(LOGZ_CLAMP).i;
     /* f32: float32 GEMMs like PyTorch's default; gradients and Adam stay double. */
     mc->f32 = IS(PRECISION, "f32");
+    mc->threads = (int)V(THREADS).i;
 }
 
 static int fill_objective(gfn_params *p, const gfn_key_value *vals, gfn_trainer_config *tc,

@@ -76,6 +76,8 @@ typedef enum {
       "clamp log Z to the authors' range after each step")                                        \
     X(PRECISION, "precision", GFN_KEY_CHOICE, "f64", 0, 0, 0, "f64|f32", GFN_KG_MODEL,            \
       "network arithmetic (f32: float32 GEMMs, gradients and Adam in double)")                    \
+    X(THREADS, "threads", GFN_KEY_INT, "1", 1, 64, 0, NULL, GFN_KG_MODEL,                         \
+      "threads of this run's wide GEMMs; the results are the same for any number")                \
     X(OBJECTIVE, "objective", GFN_KEY_CHOICE, "tb", 0, 0, 0, NULL, GFN_KG_OBJECTIVE,              \
       "training objective (gfnbench list)")                                                       \
     X(LOSS_CLAMP, "loss_clamp", GFN_KEY_REAL, "100", -1e300, 1e300, 0, NULL, GFN_KG_OBJECTIVE,    \
