@@ -259,7 +259,7 @@ void gfn_train_keys_format(const gfn_key_value *vals, gfn_strbuf *out)
     for (int i = 0; i < GFN_N_TRAIN_KEYS; i++) {
         const gfn_train_key *k = &gfn_train_key_table[i];
         const gfn_key_value *v = &vals[i];
-        if (k->type == GFN_KEY_ALIAS || !v->set)
+        if (k->type == GFN_KEY_ALIAS || !v->set || i == GFN_K_THREADS)
             continue;
         switch (k->type) {
         case GFN_KEY_INT: gfn_strbuf_printf(out, "%s=%ld\n", k->name, v->i); break;

@@ -178,7 +178,8 @@ int gfn_train_key_check(const char *name, const char *val, const char *where, in
 void gfn_train_keys_names(char *buf, size_t cap, int group);
 
 /* "key=value\n" for every key that has a value, in table order, numbers at full
- * precision: the resolved configuration a run records (resolved.txt). */
+ * precision: the resolved configuration a run records (resolved.txt).  threads
+ * is left out: it changes no result, so it does not make another configuration. */
 void gfn_train_keys_format(const gfn_key_value *vals, gfn_strbuf *out);
 
 /* Every key with its default, range or choices and help, for `train --help`. */
