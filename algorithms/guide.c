@@ -3,8 +3,9 @@
  *     phi(c) = (S_c - [x seen] R(x)) / (N_c - [x seen]),  0 when the count is 0,
  *     p_guide(c | s) = max(phi(c), 1e-5)^temp / sum over the eligible children,
  * where S_c and N_c are the sum and count of the rewards of the seen x' that
- * contain c.  Both the index and the seen set are open-addressing hash tables
- * keyed by a non-negative 64-bit id (state id, or terminal rank).
+ * contain c.  Both the index and the seen set are tables over the shared hash map
+ * (environments/base/i64map.h) keyed by a non-negative 64-bit id (state id, or
+ * terminal rank).
  */
 #include "guide.h"
 
@@ -12,15 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    int64_t key; /* -1: empty */
-    int64_t count;
-    double sum;
-} slot;
+#include "i64map.h"
 
+/* Entries of a table: a key's running sum and count. */
 typedef struct {
-    slot *s;
-    int64_t cap, n; /* cap a power of two, n <= cap / 2 */
+    gfn_i64map map; /* key -> entry number (environments/base/i64map.h) */
+    double *sum;    /* (room) */
+    int64_t *count; /* (room) */
+    int64_t n, room;
 } table;
 
 struct gfn_guide {
@@ -30,66 +30,56 @@ struct gfn_guide {
     table seen;  /* terminal rank -> (R(x), 1) */
 };
 
-/* ---- hash table ----------------------------------------------------------- */
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
+/* ---- tables over the shared hash map ---------------------------------------- */
 
-static slot *table_slot(const table *t, int64_t key)
+/* The entry of key, or NULL. */
+static int64_t table_find(const table *t, int64_t key)
 {
-    uint64_t mask = (uint64_t)t->cap - 1, h = mix64((uint64_t)key) & mask;
-    while (t->s[h].key != -1 && t->s[h].key != key)
-        h = (h + 1) & mask;
-    return &t->s[h];
-}
-
-static const slot *table_find(const table *t, int64_t key)
-{
-    const slot *s = table_slot(t, key);
-    return s->key == key ? s : NULL;
+    const int64_t *e = gfn_i64map_find(&t->map, key);
+    return e ? *e : -1;
 }
 
 /* Makes room for `more` new keys without a further allocation. */
 static int table_reserve(table *t, int64_t more)
 {
-    int64_t cap = t->cap ? t->cap : 1024;
-    while (2 * (t->n + more) > cap)
-        cap *= 2;
-    if (cap == t->cap)
-        return GFN_OK;
-    slot *ns = malloc((size_t)cap * sizeof *ns);
-    if (!ns)
+    if (gfn_i64map_reserve(&t->map, more) != GFN_OK)
         return GFN_ENOMEM;
-    for (int64_t i = 0; i < cap; i++)
-        ns[i].key = -1;
-    table old = *t;
-    t->s = ns;
-    t->cap = cap;
-    for (int64_t i = 0; i < old.cap; i++)
-        if (old.s[i].key != -1)
-            *table_slot(t, old.s[i].key) = old.s[i];
-    free(old.s);
+    if (t->n + more <= t->room)
+        return GFN_OK;
+    int64_t room = t->room ? t->room : 1024;
+    while (room < t->n + more)
+        room *= 2;
+    double *s = realloc(t->sum, (size_t)room * sizeof *s);
+    if (!s)
+        return GFN_ENOMEM;
+    t->sum = s;
+    int64_t *c = realloc(t->count, (size_t)room * sizeof *c);
+    if (!c)
+        return GFN_ENOMEM;
+    t->count = c;
+    t->room = room;
     return GFN_OK;
 }
 
 static void table_add(table *t, int64_t key, double value)
 {
-    slot *s = table_slot(t, key);
-    if (s->key == -1) {
-        GFN_ASSERT(2 * (t->n + 1) <= t->cap); /* reserved beforehand */
-        s->key = key;
-        s->count = 0;
-        s->sum = 0.0;
-        t->n++;
+    int fresh;
+    int64_t *e = gfn_i64map_put(&t->map, key, &fresh);
+    if (fresh) {
+        GFN_ASSERT(t->n < t->room); /* reserved beforehand */
+        *e = t->n++;
+        t->sum[*e] = 0.0;
+        t->count[*e] = 0;
     }
-    s->count++;
-    s->sum += value;
+    t->count[*e]++;
+    t->sum[*e] += value;
+}
+
+static void table_close(table *t)
+{
+    gfn_i64map_close(&t->map);
+    free(t->sum);
+    free(t->count);
 }
 
 /* ---- the guide -------------------------------------------------------------- */
@@ -101,6 +91,10 @@ gfn_guide *gfn_guide_alloc(const gfn_env *env, double temperature, gfn_error *er
         return NULL;
     }
     gfn_guide *g = calloc(1, sizeof *g);
+    if (g) {
+        gfn_i64map_init(&g->index.map);
+        gfn_i64map_init(&g->seen.map);
+    }
     if (!g || table_reserve(&g->index, 0) || table_reserve(&g->seen, 0)) {
         gfn_guide_free(g);
         gfn_error_set(err, GFN_ENOMEM, "guide: out of memory");
@@ -115,8 +109,8 @@ void gfn_guide_free(gfn_guide *g)
 {
     if (!g)
         return;
-    free(g->index.s);
-    free(g->seen.s);
+    table_close(&g->index);
+    table_close(&g->seen);
     free(g);
 }
 
@@ -155,7 +149,7 @@ int gfn_guide_add(gfn_guide *g, const gfn_state *x, int *is_new, gfn_error *err)
     if (is_new)
         *is_new = 0;
     int64_t rank = gfn_env_rank(g->env, x);
-    if (table_find(&g->seen, rank))
+    if (table_find(&g->seen, rank) >= 0)
         return GFN_OK;
     /* Count the ancestors first so that every allocation happens before the
      * index changes: a failure leaves the guide as it was. */
@@ -176,15 +170,15 @@ static double phi_of_ancestor(const gfn_guide *g, const gfn_state *c, const gfn_
 {
     gfn_state nc = *c;
     nc.term = 0; /* a STOP child counts as its non-terminal copy */
-    const slot *s = table_find(&g->index, state_id(g->env, &nc));
-    if (!s)
+    int64_t e = table_find(&g->index, state_id(g->env, &nc));
+    if (e < 0)
         return 0.0;
-    double sum = s->sum;
-    int64_t count = s->count;
-    const slot *xs = table_find(&g->seen, gfn_env_rank(g->env, x));
-    if (xs) {
+    double sum = g->index.sum[e];
+    int64_t count = g->index.count[e];
+    int64_t xe = table_find(&g->seen, gfn_env_rank(g->env, x));
+    if (xe >= 0) {
         /* x is seen and contains c, so its reward is in S_c: take it out. */
-        sum -= xs->sum;
+        sum -= g->seen.sum[xe];
         count--;
     }
     return count > 0 ? sum / (double)count : 0.0;

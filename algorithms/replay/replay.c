@@ -1,7 +1,7 @@
 /* replay.c - the buffer of seen x (unique by terminal rank) and its uniform and
  * prioritized (prt) draws; see replay.h for the rules.
  *
- * Layout: x number i (insertion order) has rank[i] and reward[i]; a hash table
+ * Layout: x number i (insertion order) has rank[i] and reward[i]; the shared hash table
  * maps rank -> i.  For order statistics the indices are kept sorted by the key
  * (reward[i], i) in two runs: `big` (all but the most recent insertions) and
  * `recent` (at most about 4 sqrt(n) entries, kept sorted by insertion).  When
@@ -18,72 +18,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i64map.h"
+
 struct gfn_replay {
     int64_t n, cap;       /* number of x, capacity of the per-x arrays */
     int64_t *rank;        /* (cap) terminal rank of x number i */
     double *reward;       /* (cap) its reward */
-    int64_t *hkey;        /* (hcap) rank, or -1 for an empty slot */
-    int32_t *hval;        /* (hcap) index i */
-    int64_t hcap;         /* power of two, at least twice n */
+    gfn_i64map index;     /* rank -> index i (environments/base/i64map.h) */
     int32_t *big, *tmp;   /* (cap) sorted run and merge scratch */
     int64_t n_big;
     int32_t *recent;      /* (recent_cap) sorted run of recent insertions */
     int64_t n_recent, recent_cap;
 };
 
-static uint64_t hash64(uint64_t x)
-{
-    /* splitmix64 finaliser: terminal ranks are dense integers, so mix them. */
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-/* Slot of rank: where it is, or the empty slot where it would go. */
-static int64_t hash_slot(const gfn_replay *r, int64_t rank)
-{
-    uint64_t mask = (uint64_t)r->hcap - 1, h = hash64((uint64_t)rank) & mask;
-    while (r->hkey[h] != -1 && r->hkey[h] != rank)
-        h = (h + 1) & mask;
-    return (int64_t)h;
-}
-
-static int hash_grow(gfn_replay *r)
-{
-    int64_t ncap = r->hcap ? 2 * r->hcap : 1024;
-    int64_t *nk = malloc((size_t)ncap * sizeof *nk);
-    int32_t *nv = malloc((size_t)ncap * sizeof *nv);
-    if (!nk || !nv) {
-        free(nk);
-        free(nv);
-        return GFN_ENOMEM;
-    }
-    for (int64_t i = 0; i < ncap; i++)
-        nk[i] = -1;
-    int64_t *ok = r->hkey;
-    int32_t *ov = r->hval;
-    int64_t ocap = r->hcap;
-    r->hkey = nk;
-    r->hval = nv;
-    r->hcap = ncap;
-    for (int64_t i = 0; i < ocap; i++)
-        if (ok[i] != -1) {
-            int64_t s = hash_slot(r, ok[i]);
-            r->hkey[s] = ok[i];
-            r->hval[s] = ov[i];
-        }
-    free(ok);
-    free(ov);
-    return GFN_OK;
-}
-
 gfn_replay *gfn_replay_alloc(void)
 {
     gfn_replay *r = calloc(1, sizeof *r);
-    if (r && hash_grow(r) != GFN_OK) {
+    if (r)
+        gfn_i64map_init(&r->index);
+    if (r && gfn_i64map_reserve(&r->index, 1) != GFN_OK) {
         free(r);
         return NULL;
     }
@@ -96,8 +49,7 @@ void gfn_replay_free(gfn_replay *r)
         return;
     free(r->rank);
     free(r->reward);
-    free(r->hkey);
-    free(r->hval);
+    gfn_i64map_close(&r->index);
     free(r->big);
     free(r->tmp);
     free(r->recent);
@@ -111,11 +63,11 @@ int64_t gfn_replay_size(const gfn_replay *r)
 
 int gfn_replay_contains(const gfn_replay *r, int64_t rank, double *reward)
 {
-    int64_t s = hash_slot(r, rank);
-    if (r->hkey[s] != rank)
+    const int64_t *i = gfn_i64map_find(&r->index, rank);
+    if (!i)
         return 0;
     if (reward)
-        *reward = r->reward[r->hval[s]];
+        *reward = r->reward[*i];
     return 1;
 }
 
@@ -146,7 +98,7 @@ static int grow_array(void **p, size_t elem, int64_t cap)
 /* Makes room for one more x in every array, before anything is changed. */
 static int reserve_one(gfn_replay *r)
 {
-    if (2 * (r->n + 1) > r->hcap && hash_grow(r) != GFN_OK)
+    if (gfn_i64map_reserve(&r->index, 1) != GFN_OK)
         return GFN_ENOMEM;
     if (r->n + 1 > r->cap) {
         int64_t c = r->cap ? 2 * r->cap : 1024;
@@ -200,9 +152,7 @@ int gfn_replay_add(gfn_replay *r, int64_t rank, double reward, int *is_new, gfn_
     int32_t i = (int32_t)r->n++;
     r->rank[i] = rank;
     r->reward[i] = reward;
-    int64_t s = hash_slot(r, rank);
-    r->hkey[s] = rank;
-    r->hval[s] = i;
+    *gfn_i64map_put(&r->index, rank, NULL) = i;
     /* Insertion into the small sorted run: i is the largest index, so it goes
      * after every equal reward. */
     int64_t lo = 0, hi = r->n_recent;
