@@ -58,7 +58,8 @@ typedef struct {
 static void fill_model(const gfn_key_value *vals, gfn_model_config *mc)
 {
     gfn_policy_config pc = {0};
-    pc.kind = IS(POLICY, "ssr") ? GFN_POLICY_SSR : GFN_POLICY_SA;
+    /* The key table accepted a P_F-capable row of the policy registry. */
+    pc.kind = gfn_policy_find(V(POLICY).s)->kind;
     pc.hidden = (int)V(HIDDEN).i;
     pc.layers = (int)V(LAYERS).i;
     pc.enc_hidden = (int)V(HIDDEN).i;
