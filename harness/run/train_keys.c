@@ -117,7 +117,10 @@ int gfn_train_keys_read(gfn_params *p, const char *task, gfn_key_value *vals, gf
         for (char *kv = strtok_r(line, " ", &save); kv && !rc; kv = strtok_r(NULL, " ", &save))
             rc = gfn_params_set_arg(&defs, kv, where, err);
     }
-    /* An alias is its target's name: both given is an error, one is renamed. */
+    /* An alias is its target's name: both given is an error; an alias's value is
+     * read as its target's (from `aliased`, so that p itself is not changed). */
+    gfn_params aliased;
+    gfn_params_init(&aliased);
     for (int i = 0; i < GFN_N_TRAIN_KEYS && !rc; i++) {
         const gfn_train_key *k = &gfn_train_key_table[i];
         const gfn_param *a = k->type == GFN_KEY_ALIAS ? gfn_params_find(p, k->name) : NULL;
@@ -129,7 +132,7 @@ int gfn_train_keys_read(gfn_params *p, const char *task, gfn_key_value *vals, gf
                                a->where, a->where[0] ? ": " : "", k->name, k->def,
                                t->where[0] ? t->where : "here");
         else
-            rc = gfn_params_set(p, k->def, a->val, a->where, err);
+            rc = gfn_params_set(&aliased, k->def, a->val, a->where, err);
         gfn_params_mark_used(p, k->name);
     }
     for (int i = 0; i < GFN_N_TRAIN_KEYS && !rc; i++) {
@@ -140,12 +143,15 @@ int gfn_train_keys_read(gfn_params *p, const char *task, gfn_key_value *vals, gf
             continue;
         if (gfn_params_has(p, k->name))
             rc = read_one(p, k, v, err);
+        else if (gfn_params_has(&aliased, k->name))
+            rc = read_one(&aliased, k, v, err);
         else if (k->def && k->def[0] == '=')
             *v = vals[row_index(gfn_train_key_find(k->def + 1))];
         else if (gfn_params_has(&defs, k->name))
             rc = read_one(&defs, k, v, err);
     }
     gfn_params_close(&defs);
+    gfn_params_close(&aliased);
     return rc;
 }
 
