@@ -4,11 +4,13 @@
  * options, and sbatch --parsable output.  (The scripts on a real cluster:
  * `make test-slurm`.) */
 #include <CUnit/CUnit.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "fsutil.h"
 #include "slurm.h"
 #include "spec.h"
@@ -260,6 +262,38 @@ static int teardown(void)
     return gfn_fs_remove_tree(tmp_dir, NULL);
 }
 
+/* `gfnbench slurm SPEC key=value`: the scripts point at the effective spec,
+ * which holds the overrides. */
+static void test_overrides(void)
+{
+    char spec[128], out[128], path[300];
+    snprintf(spec, sizeof spec, "%s/ov.yaml", tmp_dir);
+    snprintf(out, sizeof out, "%s/ovres", tmp_dir);
+    const char *text = "name: ov\ntask: {name: hypergrid, dim: 2, side: 4}\nseeds: [0, 1]\n"
+                       "rounds: 50\nvariants:\n  - {name: tb, objective: tb}\n";
+    CU_ASSERT_EQUAL_FATAL(gfn_fs_write_atomic(spec, text, strlen(text), NULL), GFN_OK);
+    char *argv[] = {"slurm", spec, "rounds=20", "seeds=1", "--out", out, NULL};
+    fflush(stdout);
+    int saved = dup(1), fd = open("/dev/null", O_WRONLY);
+    dup2(fd, 1);
+    int rc = gfn_cmd_slurm(6, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(fd);
+    close(saved);
+    CU_ASSERT_EQUAL(rc, 0);
+    char *script = NULL, *eff = NULL;
+    snprintf(path, sizeof path, "%s/ov/slurm/array.sbatch", out);
+    CU_ASSERT_EQUAL_FATAL(gfn_fs_read_all(path, &script, NULL, NULL), GFN_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(script, "/ov/slurm/effective_spec.yaml'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(script, "--array=0"));
+    snprintf(path, sizeof path, "%s/ov/slurm/effective_spec.yaml", out);
+    CU_ASSERT_EQUAL_FATAL(gfn_fs_read_all(path, &eff, NULL, NULL), GFN_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(eff, "\nseeds: [1]\nrounds: 20\n"));
+    free(script);
+    free(eff);
+}
+
 extern void gfn_test_suite_slurm(void); /* called by test_main.c */
 void gfn_test_suite_slurm(void)
 {
@@ -271,4 +305,5 @@ void gfn_test_suite_slurm(void)
     CU_add_test(s, "bad options refused", test_refused);
     CU_add_test(s, "sbatch --parsable job ids", test_parse_job_id);
     CU_add_test(s, "shell quoting", test_shell_quote);
+    CU_add_test(s, "overrides: the tasks run the effective spec", test_overrides);
 }

@@ -12,16 +12,21 @@
 
 #include "commands.h"
 #include "fsutil.h"
+#include "fsutil.h"
 #include "slurm.h"
 #include "spec.h"
 
 static void slurm_usage(FILE *f)
 {
     fprintf(f,
-            "usage: gfnbench slurm SPEC.yaml [--out DIR] [--plots DIR] [--partition P] [--time T]\n"
+            "usage: gfnbench slurm SPEC.yaml [key=value ...] [--out DIR] [--plots DIR]\n"
+            "                                [--partition P] [--time T]\n"
             "                                [--cpus-per-task C] [--mem M] [--account A]\n"
             "                                [--qos Q] [--extra 'SBATCH LINE']...\n"
             "                                [--signal-lead S] [--submit]\n\n"
+            "key=value overrides as for `gfnbench run` (rounds=, seeds=, keys, sweeps): the\n"
+            "tasks and the report job then run the effective spec written beside the scripts\n"
+            "(DIR/<experiment>/slurm/effective_spec.yaml).\n\n"
             "Writes two sbatch scripts into DIR/<experiment>/slurm/ (default DIR: results):\n"
             "  array.sbatch   a job array, one task per run not finished yet (done and\n"
             "                 diverged runs are left out); task K runs\n"
@@ -138,6 +143,8 @@ typedef struct {
     const char *spec, *out, *plots;
     int submit;
     gfn_slurm_opts so;
+    char *over[256]; /* run's key=value overrides */
+    int n_over;
 } slurm_args;
 
 static int parse_args(int argc, char **argv, slurm_args *a)
@@ -180,6 +187,8 @@ static int parse_args(int argc, char **argv, slurm_args *a)
             a->submit = 1;
         } else if (k[0] != '-' && !a->spec) {
             a->spec = k;
+        } else if (k[0] != '-' && strchr(k, '=') && a->n_over < 256) {
+            a->over[a->n_over++] = argv[i];
         } else {
             fprintf(stderr, "gfnbench slurm: unexpected argument '%s' (see gfnbench slurm "
                     "--help)\n", k);
@@ -264,6 +273,11 @@ int gfn_cmd_slurm(int argc, char **argv)
         fprintf(stderr, "gfnbench slurm: %s\n", err.msg);
         return 1;
     }
+    if (gfn_spec_override(s, a.n_over, a.over, &err) != GFN_OK) {
+        fprintf(stderr, "gfnbench slurm: %s\n", err.msg);
+        gfn_spec_free(s);
+        return 2;
+    }
     char exe[PATH_MAX], spec[PATH_MAX], out[PATH_MAX], plots[PATH_MAX], dir[PATH_MAX + 200];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     int rc = GFN_OK;
@@ -276,6 +290,17 @@ int gfn_cmd_slurm(int argc, char **argv)
         rc = gfn_error_set(&err, GFN_EIO, "%s: %s", a.spec, strerror(errno));
     if (!rc)
         rc = absolute(a.out, out, sizeof out, &err);
+    if (!rc && a.n_over > 0) {
+        /* The tasks and the report job run the effective spec (overrides applied),
+         * written beside the scripts. */
+        char sdir[PATH_MAX + 200];
+        gfn_slurm_dir(s, out, sdir, sizeof sdir);
+        rc = gfn_fs_mkdir_p(sdir, &err);
+        if (!rc && snprintf(spec, sizeof spec, "%s/effective_spec.yaml", sdir) >= (int)sizeof spec)
+            rc = gfn_error_set(&err, GFN_EUSAGE, "%s: path too long", sdir);
+        if (!rc)
+            rc = gfn_spec_write_yaml(s, spec, &err);
+    }
     if (!rc)
         rc = absolute(a.plots, plots, sizeof plots, &err);
     a.so.gfnbench = exe;

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -228,8 +229,14 @@ static int visit_param(const loader *ld, void *vctx, const yaml_node_t *k, const
     const char *val = scalar(v);
     const char *slash = strrchr(ld->path, '/');
     if ((strcmp(scalar(k), "file") == 0 || strcmp(scalar(k), "data_dir") == 0) && val[0] &&
-        val[0] != '/' && slash) {
-        int n = snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - ld->path), ld->path, val);
+        val[0] != '/') {
+        /* The spec's folder as an absolute path, so that the value stays right when
+         * the configuration is used elsewhere (config.txt, an effective spec). */
+        char folder[GFN_PARAM_VAL_MAX], real[PATH_MAX];
+        snprintf(folder, sizeof folder, "%.*s", slash ? (int)(slash - ld->path) : 1,
+                 slash ? ld->path : ".");
+        const char *base = realpath(folder, real) ? real : folder;
+        int n = snprintf(joined, sizeof joined, "%s/%s", base, val);
         if (n < 0 || (size_t)n >= sizeof joined)
             return fail(ld, v, GFN_EVALUE, "path '%s' relative to %s is too long", val, ld->path);
         val = joined;
