@@ -264,6 +264,12 @@ static void test_diverged(void)
     CU_ASSERT_EQUAL(lines, 1 + 2 * 10); /* tb's 2 seeds x 10 rows; wild diverged before any */
     CU_ASSERT_PTR_NOT_NULL(strstr(runs, "\ntb,1,100,1600,"));
     free(runs);
+    /* the sampled AD score against the exact TV: one point per exact evaluation */
+    char pair[300], *ptext = NULL;
+    snprintf(pair, sizeof pair, "%s/exp/pair_ad_score_vs_tv.tsv", tmp_dir);
+    CU_ASSERT_EQUAL(gfn_fs_read_all(pair, &ptext, NULL, NULL), GFN_OK);
+    CU_ASSERT(ptext && strstr(ptext, "# series 0: tb (2 seeds)\n"));
+    free(ptext);
     gfn_spec_free(s);
 }
 

@@ -645,6 +645,80 @@ static void fit_y(const gfn_plot_series *ser, int n_ser, double ref_y, double *l
     *hi = b + pad;
 }
 
+/* Does the paper's metric track the truth?  When a spec draws the sampled AD score,
+ * two more figures put it against the exact TV and the exact AD distance: one line
+ * per variant through the exact evaluations (x: the exact metric, mean over seeds;
+ * y: the AD score's trailing-window mean at the same round), in training order. */
+static int draw_pairs(const gfn_spec *s, const curve_data *cd, const char *plots,
+                      const variant_results *res, const gfn_plot_opts *po, int max_rows,
+                      int *n_figs, gfn_error *err)
+{
+    int want = 0;
+    for (int m = 0; m < s->n_curves; m++)
+        want |= strcmp(s->curves[m], "ad_score") == 0;
+    if (!want)
+        return GFN_OK;
+    int V = s->n_variants, W = window_points(s), rc = GFN_OK;
+    size_t R = (size_t)max_rows;
+    double *ad = malloc(4 * R * sizeof *ad), *ex = malloc(3 * R * sizeof *ex);
+    double *px = malloc((size_t)V * R * sizeof *px), *py = malloc((size_t)V * R * sizeof *py);
+    double *nan_sd = malloc(R * sizeof *nan_sd);
+    int *cnt = malloc(R * sizeof *cnt);
+    char(*labels)[160] = malloc((size_t)V * sizeof *labels);
+    gfn_plot_series *ser = malloc((size_t)V * sizeof *ser);
+    GFN_ASSERT(ad && ex && px && py && nan_sd && cnt && labels && ser);
+    for (size_t i = 0; i < R; i++)
+        nan_sd[i] = NAN;
+    static const char *const XS[] = {"tv", "ad_exact"};
+    for (int p = 0; p < 2 && rc == GFN_OK; p++) {
+        int n_ser = 0, points = 0;
+        for (int v = 0; v < V; v++) {
+            int na = variant_curve(s, cd, v, "ad_score", 0, ad, ad + R, ad + 2 * R, cnt);
+            trailing_mean(ad + R, na, W > 1 ? W : 1, ad + 3 * R);
+            int ne = variant_curve(s, cd, v, XS[p], 0, ex, ex + R, ex + 2 * R, cnt);
+            int n = 0, j = 0;
+            for (int k = 0; k < ne; k++) {
+                while (j < na && ad[j] < ex[k])
+                    j++;
+                if (j < na && ad[j] == ex[k] && isfinite(ex[R + k]) && isfinite(ad[3 * R + j])) {
+                    px[(size_t)v * R + n] = ex[R + k];
+                    py[(size_t)v * R + n] = ad[3 * R + j];
+                    n++;
+                }
+            }
+            snprintf(labels[v], sizeof labels[v], "%s (%d seed%s)", s->variants[v].name,
+                     res[v].ok, res[v].ok == 1 ? "" : "s");
+            gfn_plot_series se = {labels[v], n, px + (size_t)v * R, py + (size_t)v * R, nan_sd,
+                                  NULL, NULL};
+            ser[n_ser++] = se;
+            points += n;
+        }
+        if (points == 0)
+            continue;
+        const gfn_metric_info *mx = gfn_metric_find(XS[p]);
+        char title[512], ylabel[160], stem[96];
+        snprintf(title, sizeof title, "Does the sampled AD score track the exact %s?\n%s: one "
+                 "point per exact evaluation, in training order (mean over seeds)",
+                 p == 0 ? "TV" : "AD distance", s->name);
+        snprintf(ylabel, sizeof ylabel, "sampled AD score, mean over the trailing %d evaluations",
+                 W > 1 ? W : 1);
+        snprintf(stem, sizeof stem, "pair_ad_score_vs_%s", XS[p]);
+        gfn_plot_axes ax = {title, mx ? mx->ylabel : XS[p], ylabel, 1, "5% critical value",
+                            NAN, NAN, NAN, NAN};
+        rc = gfn_plot_curves(plots, stem, &ax, ser, n_ser, po, NULL, err);
+        ++*n_figs;
+    }
+    free(ad);
+    free(ex);
+    free(px);
+    free(py);
+    free(nan_sd);
+    free(cnt);
+    free(labels);
+    free(ser);
+    return rc;
+}
+
 static int draw_curves(const gfn_spec *s, const char *results, const char *plots,
                        const variant_results *res, const gfn_plot_opts *po, FILE *msgs,
                        int *n_figs, gfn_error *err)
@@ -720,6 +794,8 @@ static int draw_curves(const gfn_spec *s, const char *results, const char *plots
             rc = gfn_plot_curves(plots, stem, &ax, ser, n_ser, po, NULL, err);
             ++*n_figs;
         }
+    if (rc == GFN_OK)
+        rc = draw_pairs(s, &cd, plots, res, po, max_rows, n_figs, err);
     for (int i = 0; i < V * S; i++)
         gfn_tsv_close(&cd.t[i]);
     free(cd.t);
