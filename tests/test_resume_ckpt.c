@@ -392,20 +392,32 @@ static void test_runner_resume(void)
     gfn_runner_stats st;
     gfn_runner_run(s, &o, &st, &err);
     gfn_train_set_round_hook(NULL, NULL);
-    CU_ASSERT_EQUAL(st.failed, 1);
+    CU_ASSERT_EQUAL(st.failed, 0);
+    CU_ASSERT_EQUAL(st.interrupted, 1);
     char dir[512], a[600], b[600];
     gfn_runner_run_dir(s, out, 0, 0, dir, sizeof dir);
-    CU_ASSERT_EQUAL(gfn_runner_state(dir, NULL), GFN_RUN_FAILED);
+    long at = 0;
+    CU_ASSERT_EQUAL(gfn_runner_state(dir, &at), GFN_RUN_PARTIAL); /* "at round N" in --list */
+    CU_ASSERT(at >= 40);
     size_t len;
     char *run_txt = slurp(dir, "run.txt", &len);
-    CU_ASSERT(run_txt && strstr(run_txt, "interrupted by SIGTERM after round 45"));
+    CU_ASSERT(run_txt && strstr(run_txt, "interrupted by SIGTERM after round 45") &&
+              strstr(run_txt, "\nstatus: interrupted\n"));
     free(run_txt);
+    char logp[700];
+    snprintf(logp, sizeof logp, "%s/log.txt", dir);
+    FILE *lf = fopen(logp, "a");
+    if (lf) {
+        fputs("first part's line\n", lf);
+        fclose(lf);
+    }
     o.resume = 1;
     CU_ASSERT_EQUAL_FATAL(gfn_runner_run(s, &o, &st, &err), GFN_OK);
     CU_ASSERT_EQUAL(st.ran, 1);
     CU_ASSERT_EQUAL(gfn_runner_state(dir, NULL), GFN_RUN_DONE);
     char *log = slurp(dir, "log.txt", &len);
     CU_ASSERT(log && strstr(log, "continuing from") && strstr(log, "at round 46"));
+    CU_ASSERT(log && strstr(log, "first part's line\n") != NULL); /* appended, not cleared */
     free(log);
     gfn_runner_run_dir(s, ref, 0, 0, a, sizeof a);
     snprintf(b, sizeof b, "%s", dir);

@@ -104,6 +104,7 @@ gfn_run_state gfn_runner_state(const char *run_dir, long *round)
             st = GFN_RUN_FAILED;
         else if (strstr(text, "\nstatus: diverged\n"))
             st = GFN_RUN_DIVERGED;
+        /* "status: interrupted" (checkpointed on SIGTERM) stays partial: at round N */
         free(text);
         return st;
     }
@@ -227,7 +228,9 @@ static void child_main(gfn_run_fn run, gfn_params *cfg, const char *run_dir, int
     signal(SIGTERM, SIG_DFL);
     char log_path[4200];
     snprintf(log_path, sizeof log_path, "%s/log.txt", run_dir);
-    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666);
+    /* Appended: a run continued from its checkpoint keeps the log of its first part
+     * (a run that starts over gets a cleared folder, so a fresh file). */
+    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0666);
     if (log_fd >= 0) {
         dup2(log_fd, STDOUT_FILENO);
         dup2(log_fd, STDERR_FILENO);
@@ -268,7 +271,7 @@ typedef struct {
     double rounds_per_s, mean_reward_pct;
     double last_print; /* seconds since start at the last plain progress line */
     int last_decile;
-    int failed, diverged;
+    int failed, diverged, interrupted;
     int skip; /* finished earlier with this configuration (--resume) */
     int stopped; /* stopped by a signal to the parent: no final status written */
     int cont; /* --resume: the folder holds a checkpoint of this configuration to continue */
@@ -340,7 +343,9 @@ static int write_run_txt(const runner *r, const job *j, gfn_error *err)
                       GFN_BUILD_CFLAGS, gsl_version, maj, min, pat);
     gfn_strbuf_printf(&b, "started_utc: %s\nwall_seconds: %.3f\n", when, j->wall);
     /* status is the last line, written last: its presence marks a complete folder. */
-    if (j->diverged)
+    if (j->interrupted)
+        gfn_strbuf_printf(&b, "reason: %s\nstatus: interrupted\n", j->reason);
+    else if (j->diverged)
         gfn_strbuf_printf(&b, "reason: %s\nstatus: diverged\n", j->reason);
     else if (j->failed)
         gfn_strbuf_printf(&b, "reason: %s\nstatus: failed\n", j->reason);
@@ -946,6 +951,12 @@ static void reap_job(runner *r, job *j)
         }
         snprintf(j->reason, sizeof j->reason, "killed by signal %d (%s)%s%.700s", WTERMSIG(status),
                  strsignal(WTERMSIG(status)), first[0] ? "; " : "", first);
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == GFN_EINTERRUPTED) {
+        j->interrupted = 1; /* checkpointed on SIGTERM: --resume continues it */
+        if (!first[0])
+            snprintf(j->reason, sizeof j->reason, "interrupted (checkpoint written)");
+        else
+            snprintf(j->reason, sizeof j->reason, "%s", first);
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == GFN_EDIVERGED) {
         j->diverged = 1; /* reason: the child's message (round and what) */
         if (!first[0])
@@ -961,7 +972,10 @@ static void reap_job(runner *r, job *j)
         snprintf(j->reason, sizeof j->reason, "%s", err.msg);
     }
     r->done++;
-    if (j->diverged)
+    if (j->interrupted)
+        event(r, "[%d/%d] %s interrupted after %.1f s: %s; --resume continues it\n", r->done,
+              r->to_run, j->label, j->wall, j->reason);
+    else if (j->diverged)
         event(r, "[%d/%d] %s DIVERGED after %.1f s: %s\n", r->done, r->to_run, j->label, j->wall,
               j->reason);
     else if (j->failed)
@@ -1065,6 +1079,7 @@ static int summarise(runner *r, gfn_runner_stats *st, gfn_error *err)
         }
         st->ran++;
         st->diverged += j->diverged;
+        st->interrupted += j->interrupted;
         if (j->failed) {
             st->failed++;
             gfn_strbuf_printf(&b, "%s%s (%s)", st->failed > 1 ? "; " : "", j->label, j->reason);
@@ -1073,6 +1088,10 @@ static int summarise(runner *r, gfn_runner_stats *st, gfn_error *err)
     if (r->o->log)
         fprintf(r->o->log, "%s: %d runs: %d ran, %d skipped (finished earlier), %d failed\n",
                 r->s->name, st->total, st->ran, st->skipped, st->failed);
+    if (r->o->log && st->interrupted)
+        fprintf(r->o->log, "%s: %d of the runs were interrupted after writing a checkpoint "
+                "(status: interrupted); run again with --resume to continue them\n",
+                r->s->name, st->interrupted);
     if (r->o->log && st->diverged)
         fprintf(r->o->log, "%s: %d of the runs diverged (status: diverged in run.txt; the "
                 "report leaves them out of the means)\n", r->s->name, st->diverged);

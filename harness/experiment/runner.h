@@ -66,6 +66,7 @@ typedef struct {
     int ran;     /* started now */
     int failed;  /* of those started now */
     int diverged; /* of those started now: ended with status diverged */
+    int interrupted; /* of those started now: stopped by SIGTERM after a checkpoint */
 } gfn_runner_stats;
 
 void gfn_runner_opts_init(gfn_runner_opts *o);
@@ -94,7 +95,8 @@ int gfn_runner_is_finished(const char *run_dir);
 /* The state of one run folder, as `run --list` and `status` show it. */
 typedef enum {
     GFN_RUN_TODO,     /* no folder, or nothing in it yet */
-    GFN_RUN_PARTIAL,  /* started: metrics.tsv reaches *round, no final status */
+    GFN_RUN_PARTIAL,  /* started: metrics.tsv reaches *round, no final status (or
+                         "status: interrupted": checkpointed, --resume continues it) */
     GFN_RUN_DONE,     /* run.txt says status: ok */
     GFN_RUN_FAILED,   /* run.txt says status: failed */
     GFN_RUN_DIVERGED, /* run.txt says status: diverged */
