@@ -105,3 +105,17 @@ done
 if [ "${BENCH_SKIP_GBTREE:-0}" != 1 ]; then
     ./build/bench_gbtree
 fi
+
+# Projected cost of the paper's experiments on this machine (issue 13 item 7):
+# `gfnbench run SPEC --estimate` times 30 rounds and one exact evaluation of every
+# variant and projects CPU-hours per run and in all.  BENCH_SKIP_ESTIMATE=1 skips it
+# (the SSR probes of tfbind10 and sehstr take a few minutes).
+if [ "${BENCH_SKIP_ESTIMATE:-0}" != 1 ]; then
+    for spec in experiments/table1_bag.yaml experiments/table1_tfbind8.yaml \
+                experiments/table1_qm9str.yaml experiments/table1_tfbind10.yaml \
+                experiments/table1_sehstr.yaml; do
+        ./gfnbench run "$spec" --estimate > "$TMP/est.txt" 2>&1 ||
+            { echo "estimate of $spec failed:"; cat "$TMP/est.txt"; continue; }
+        echo "projected_cost $(basename "$spec" .yaml): $(grep '^total:' "$TMP/est.txt")"
+    done
+fi
