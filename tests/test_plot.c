@@ -73,7 +73,7 @@ static void test_curves(void)
                             "# series 1: it's db\n"));
     CU_ASSERT(contains(tsv, "30\t1\t0\t1\n"));
     CU_ASSERT(contains(gp, "'c.tsv' index 0 using 1:($2-sd(3)):($2+sd(3)) with filledcurves"));
-    CU_ASSERT(contains(gp, "'' index 1 using 1:2 with linespoints lw 2 pt 5 ps 0.8 pi 1"));
+    CU_ASSERT(contains(gp, "'' index 1 using 1:2 with linespoints lw 2 dt 1 pt 5 ps 0.8 pi 1"));
     CU_ASSERT(contains(gp, "title \"it's db\""));
     CU_ASSERT(contains(gp, "100 with lines dt 2"));
     CU_ASSERT(contains(gp, "title \"target mean\""));
@@ -108,7 +108,7 @@ static void test_curves(void)
     CU_ASSERT_EQUAL(gfn_plot_curves(tmp_dir, "c2", &ax, ser, 2, &po, &drawn, &err), GFN_OK);
     CU_ASSERT(has_magic("c2", "svg", "<?xml"));
     char *gp2 = slurp("c2", "gp"), *tsv2 = slurp("c2", "tsv");
-    CU_ASSERT(contains(gp2, "index 0 using 1:5 with linespoints lw 2.5"));
+    CU_ASSERT(contains(gp2, "index 0 using 1:5 with linespoints lw 2.5 dt 1"));
     CU_ASSERT(contains(gp2, "set yrange [0:120]"));
     CU_ASSERT(!contains(gp2, "set output 'c2.png'"));
     CU_ASSERT(contains(tsv2, "10\t1\t0.1\t3\t1\n"));

@@ -25,7 +25,8 @@
 static const char *const COLORS[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00",
                                      "#56B4E9", "#000000", "#F0E442", "#999999", "#882255"};
 #define N_COLORS ((int)(sizeof COLORS / sizeof COLORS[0]))
-/* Markers every few points tell apart lines that lie on top of each other. */
+/* Markers every few points tell apart lines that lie on top of each other; past
+ * the tenth series colours repeat with dashed lines and shifted markers. */
 static const int POINT_TYPES[] = {7, 5, 9, 13, 11, 4, 6, 8, 12, 2};
 #define N_POINT_TYPES ((int)(sizeof POINT_TYPES / sizeof POINT_TYPES[0]))
 
@@ -257,17 +258,19 @@ static void curves_body(gfn_strbuf *b, const char *stem, const gfn_plot_axes *a,
             gfn_strbuf_printf(b,
                               "    '%s.tsv' index %d using 1:2 with lines lw 1 "
                               "lc rgb '#B0%s' notitle, \\\n"
-                              "    '' index %d using 1:5 with linespoints lw 2.5 pt %d ps 0.8 "
+                              "    '' index %d using 1:5 with linespoints lw 2.5 dt %d pt %d ps 0.8 "
                               "pi %d lc rgb '%s' title ",
-                              stem, i, col + 1, i, POINT_TYPES[i % N_POINT_TYPES],
+                              stem, i, col + 1, i, 1 + i / N_COLORS,
+                              POINT_TYPES[(i + i / N_COLORS) % N_POINT_TYPES],
                               s[i].n > 16 ? s[i].n / 8 : 1, col);
         else
             gfn_strbuf_printf(b,
                               "    '%s.tsv' index %d using 1:($2-sd(3)):($2+sd(3)) with "
                               "filledcurves lc rgb '%s' notitle, \\\n"
-                              "    '' index %d using 1:2 with linespoints lw 2 pt %d ps 0.8 pi %d "
-                              "lc rgb '%s' title ",
-                              stem, i, col, i, POINT_TYPES[i % N_POINT_TYPES],
+                              "    '' index %d using 1:2 with linespoints lw 2 dt %d pt %d ps 0.8 "
+                              "pi %d lc rgb '%s' title ",
+                              stem, i, col, i, 1 + i / N_COLORS,
+                              POINT_TYPES[(i + i / N_COLORS) % N_POINT_TYPES],
                               s[i].n > 16 ? s[i].n / 8 : 1, col);
         gp_str(b, s[i].label);
         gfn_strbuf_printf(b, "%s\n", i + 1 < n_series || isfinite(a->ref_y) ? ", \\" : "");
