@@ -187,16 +187,25 @@ int gfn_train_validate(gfn_params *cfg, gfn_error *err)
     return rc;
 }
 
+/* A copy of cfg (initialised by the caller) and its task name, which must be there. */
+static int copy_with_task(const gfn_params *cfg, gfn_params *copy, const char **task,
+                          gfn_error *err)
+{
+    *task = NULL;
+    int rc = gfn_params_copy(copy, cfg);
+    if (!rc)
+        rc = gfn_params_get_string(copy, "task", NULL, task, err);
+    if (!rc && !*task)
+        rc = gfn_error_set(err, GFN_EVALUE, "missing key 'task'");
+    return rc;
+}
+
 int gfn_train_resolved(const gfn_params *cfg, gfn_strbuf *out, gfn_error *err)
 {
     gfn_params copy;
     gfn_params_init(&copy);
-    const char *task = NULL;
-    int rc = gfn_params_copy(&copy, cfg);
-    if (!rc)
-        rc = gfn_params_get_string(&copy, "task", NULL, &task, err);
-    if (!rc && !task)
-        rc = gfn_error_set(err, GFN_EVALUE, "missing key 'task'");
+    const char *task;
+    int rc = copy_with_task(cfg, &copy, &task, err);
     gfn_key_value vals[GFN_N_TRAIN_KEYS];
     if (!rc)
         rc = gfn_train_keys_read(&copy, task, vals, err);
@@ -218,12 +227,8 @@ int gfn_train_check_task(gfn_params *cfg, gfn_error *err)
 {
     gfn_params copy;
     gfn_params_init(&copy);
-    const char *task = NULL;
-    int rc = gfn_params_copy(&copy, cfg);
-    if (!rc)
-        rc = gfn_params_get_string(&copy, "task", NULL, &task, err);
-    if (!rc && !task)
-        rc = gfn_error_set(err, GFN_EVALUE, "missing key 'task'");
+    const char *task;
+    int rc = copy_with_task(cfg, &copy, &task, err);
     gfn_env *env = NULL;
     if (!rc)
         rc = gfn_task_open(task, &copy, &env, err);
