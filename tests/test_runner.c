@@ -17,6 +17,7 @@
 #include "report.h"
 #include "runner.h"
 #include "spec.h"
+#include "testutil.h"
 #include "train.h"
 
 static char tmp_dir[64];
@@ -374,8 +375,6 @@ static void test_invalid_config_writes_nothing(void)
     gfn_spec_free(s);
 }
 
-/* Drops the `wall_seconds:` line that train.h puts into summary.txt: the one
- * timing outside run.txt, and the only line allowed to differ. */
 /* Task values are checked by building each distinct task before anything runs:
  * a bad one names the spec's line and column and writes nothing; a relative
  * table file resolves against the spec's folder. */
@@ -462,14 +461,9 @@ static void test_estimate(void)
     CU_ASSERT_EQUAL_FATAL(gfn_fs_write_atomic(spec, text, strlen(text), NULL), GFN_OK);
     snprintf(out, sizeof out, "%s/est.out", tmp_dir);
     char *argv[] = {"run", spec, "--estimate", "--jobs", "2", NULL};
-    fflush(stdout);
-    int saved = dup(1), fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
+    int saved = gfn_test_stdout_to(out);
     int rc = gfn_cmd_run(5, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(fd);
-    close(saved);
+    gfn_test_stdout_back(saved);
     CU_ASSERT_EQUAL(rc, 0);
     char *got = NULL;
     CU_ASSERT_EQUAL_FATAL(gfn_fs_read_all(out, &got, NULL, NULL), GFN_OK);
@@ -482,6 +476,8 @@ static void test_estimate(void)
     CU_ASSERT(!gfn_fs_exists(results)); /* nothing written */
 }
 
+/* Drops the `wall_seconds:` line that train.h puts into summary.txt: the one
+ * timing outside run.txt, and the only line allowed to differ. */
 static void drop_wall_seconds(char *text)
 {
     char *w = text ? strstr(text, "wall_seconds:") : NULL;

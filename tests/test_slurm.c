@@ -4,7 +4,6 @@
  * options, and sbatch --parsable output.  (The scripts on a real cluster:
  * `make test-slurm`.) */
 #include <CUnit/CUnit.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "fsutil.h"
 #include "slurm.h"
 #include "spec.h"
+#include "testutil.h"
 
 static char tmp_dir[64];
 
@@ -273,14 +273,11 @@ static void test_overrides(void)
                        "rounds: 50\nvariants:\n  - {name: tb, objective: tb}\n";
     CU_ASSERT_EQUAL_FATAL(gfn_fs_write_atomic(spec, text, strlen(text), NULL), GFN_OK);
     char *argv[] = {"slurm", spec, "rounds=20", "seeds=1", "--out", out, NULL};
-    fflush(stdout);
-    int saved = dup(1), fd = open("/dev/null", O_WRONLY);
-    dup2(fd, 1);
+    char log[160];
+    snprintf(log, sizeof log, "%s/ov.out", tmp_dir);
+    int saved = gfn_test_stdout_to(log);
     int rc = gfn_cmd_slurm(6, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(fd);
-    close(saved);
+    gfn_test_stdout_back(saved);
     CU_ASSERT_EQUAL(rc, 0);
     char *script = NULL, *eff = NULL;
     snprintf(path, sizeof path, "%s/ov/slurm/array.sbatch", out);

@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "env.h"
 #include "task.h"
+#include "testutil.h"
 
 gfn_env *gfn_test_open(const char *name, const char *args);
 
@@ -225,15 +226,9 @@ static void test_dump(void)
     gfn_params_close(&p);
     gfn_env_free(env);
     char *argv[] = {"eval", "hypergrid", "dim=3", "side=5", "--logp", TMP "/logp.tsv", NULL};
-    fflush(stdout);
-    int save_out = dup(1);
-    int fo = open(TMP "/eval.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fo, 1);
+    int saved = gfn_test_stdout_to(TMP "/eval.txt");
     int rc = gfn_cmd_eval(6, argv);
-    fflush(stdout);
-    dup2(save_out, 1);
-    close(fo);
-    close(save_out);
+    gfn_test_stdout_back(saved);
     CU_ASSERT_EQUAL(rc, 0);
     text = slurp(TMP "/eval.txt");
     const char *tv = strstr(text, "\ntv: ");

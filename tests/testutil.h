@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "env.h"
 #include "params.h"
 #include "task.h"
@@ -43,6 +46,29 @@ static inline double gfn_test_rel_diff(const double *a, const double *b, size_t 
         s = fmax(s, fabs(b[i]));
     }
     return d / (s + 1e-12);
+}
+
+/* Sends stdout to path (created or truncated) until gfn_test_stdout_back, which
+ * takes the value this returns (-1 when path cannot be opened: stdout unchanged). */
+static inline int gfn_test_stdout_to(const char *path)
+{
+    fflush(stdout);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    int saved = dup(1);
+    dup2(fd, 1);
+    close(fd);
+    return saved;
+}
+
+static inline void gfn_test_stdout_back(int saved)
+{
+    fflush(stdout);
+    if (saved >= 0) {
+        dup2(saved, 1);
+        close(saved);
+    }
 }
 
 #endif
