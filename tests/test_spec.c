@@ -370,6 +370,31 @@ static int teardown(void)
     return gfn_fs_remove_tree(tmp_dir, NULL);
 }
 
+/* --only for report and --estimate: variants kept by name or VARIANT/seedK, in order;
+ * a pattern matching none is an error that leaves the spec whole. */
+static void test_select(void)
+{
+    gfn_error err;
+    gfn_spec *s = gfn_spec_load(write_spec("select.yaml", FULL), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(gfn_spec_select(s, "zz*", &err), GFN_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "matches no variant"));
+    CU_ASSERT_EQUAL(s->n_variants, 2);
+    CU_ASSERT_EQUAL(gfn_spec_select(s, "tb*", &err), GFN_OK);
+    CU_ASSERT_EQUAL(s->n_variants, 2);
+    CU_ASSERT_EQUAL(gfn_spec_select(s, "tb+prt/seed2", &err), GFN_OK);
+    CU_ASSERT_EQUAL_FATAL(s->n_variants, 1);
+    CU_ASSERT_STRING_EQUAL(s->variants[0].name, "tb+prt");
+    CU_ASSERT_EQUAL(gfn_spec_select(s, "tb/seed9", &err), GFN_EUSAGE);
+    gfn_params cfg;
+    gfn_params_init(&cfg);
+    CU_ASSERT_EQUAL(gfn_spec_run_config(s, 0, 0, &cfg, &err), GFN_OK);
+    const gfn_param *lr = gfn_params_find(&cfg, "lr_policy");
+    CU_ASSERT(lr && strcmp(lr->val, "5e-4") == 0);
+    gfn_params_close(&cfg);
+    gfn_spec_free(s);
+}
+
 extern void gfn_test_suite_spec(void); /* called by test_main.c */
 void gfn_test_suite_spec(void)
 {
@@ -382,4 +407,5 @@ void gfn_test_suite_spec(void)
     CU_add_test(s, "20k keys: linear loading, duplicates found", test_many_keys);
     CU_add_test(s, "metric names", test_metric_names);
     CU_add_test(s, "shipped experiments load and validate", test_shipped_experiments);
+    CU_add_test(s, "--only selects variants", test_select);
 }

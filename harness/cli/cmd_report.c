@@ -12,7 +12,8 @@ static void report_usage(FILE *f)
 {
     fprintf(f,
             "usage: gfnbench report SPEC.yaml [key=value ...] [--out DIR] [--plots DIR]\n"
-            "                                 [--no-gnuplot] [--markdown] [--format png,pdf,svg]\n\n"
+            "                                 [--only PATTERN] [--no-gnuplot] [--markdown]\n"
+            "                                 [--format png,pdf,svg]\n\n"
             "key=value: the overrides the experiment was run with (gfnbench run --help).\n"
             "Reads DIR/<experiment>/<variant>/seed<k>/ (default DIR: results) and writes\n"
             "DIR/<experiment>/summary.md and summary.csv (mean and sample std over seeds,\n"
@@ -25,6 +26,9 @@ static void report_usage(FILE *f)
             "panels share their axes).\n\n"
             "  --out DIR      results root (default: results)\n"
             "  --plots DIR    figures root (default: plots)\n"
+            "  --only PATTERN only the variants this shell pattern matches (by name, or as\n"
+            "                 VARIANT/seedK for one of their seeds, as run --only); the\n"
+            "                 tables and figures leave the others out\n"
             "  --no-gnuplot   write the .tsv data and .gp scripts but do not draw them\n"
             "  --format LIST  image formats, comma-separated: png, pdf, svg (default png,pdf;\n"
             "                 pdf gives STEM.pdf at a paper's text width, 6.75 in, and\n"
@@ -41,7 +45,7 @@ int gfn_cmd_report(int argc, char **argv)
         return 0;
     }
     gfn_report_opts o = {NULL, NULL, 1, stdout, NULL, 0};
-    const char *path = NULL;
+    const char *path = NULL, *only = NULL;
     char *over[256];
     int n_over = 0;
     for (int i = 1; i < argc; i++) {
@@ -49,6 +53,8 @@ int gfn_cmd_report(int argc, char **argv)
             o.results_dir = argv[++i];
         else if (strcmp(argv[i], "--plots") == 0 && i + 1 < argc)
             o.plots_dir = argv[++i];
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
         else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
             gfn_error ferr;
             if (gfn_plot_parse_formats(argv[++i], &o.formats, &ferr) != GFN_OK) {
@@ -81,6 +87,11 @@ int gfn_cmd_report(int argc, char **argv)
         return 1;
     }
     if (gfn_spec_override(s, n_over, over, &err) != GFN_OK) {
+        fprintf(stderr, "gfnbench report: %s\n", err.msg);
+        gfn_spec_free(s);
+        return 2;
+    }
+    if (only && gfn_spec_select(s, only, &err) != GFN_OK) {
         fprintf(stderr, "gfnbench report: %s\n", err.msg);
         gfn_spec_free(s);
         return 2;

@@ -39,8 +39,9 @@ static void run_usage(FILE *f)
             "  --list          print every run (index, folder, state: done, at round N, todo,\n"
             "                  failed, diverged; running when a process holds its lock) and\n"
             "                  exit; with --only/--index/--shard, only those runs\n"
-            "  --estimate      time a few rounds and one exact evaluation of each variant and\n"
-            "                  print the projected CPU-hours and wall time; runs nothing\n"
+            "  --estimate      time a few rounds and one exact evaluation of each variant (with\n"
+            "                  --only, of each selected one) and print the projected\n"
+            "                  CPU-hours and wall time; runs nothing\n"
             "  --index K       only run K of --list (0 = first variant, first seed; runs go\n"
             "                  variant by variant, seed by seed)\n"
             "  --shard I/N     only the runs whose index modulo N is I-1 (1 <= I <= N): N\n"
@@ -254,6 +255,12 @@ int gfn_cmd_run(int argc, char **argv)
         return 2;
     }
     if (estimate) {
+        /* --only: the selected variants' cost (each with all its seeds). */
+        if (o.only && gfn_spec_select(s, o.only, &err) != GFN_OK) {
+            fprintf(stderr, "gfnbench run: %s\n", err.msg);
+            gfn_spec_free(s);
+            return 2;
+        }
         int erc = estimate_cost(s, o.jobs, &err);
         if (erc)
             fprintf(stderr, "gfnbench run: --estimate: %s\n", err.msg);

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -762,6 +763,39 @@ int gfn_spec_find_variant(const gfn_spec *s, const char *name)
         if (strcmp(s->variants[i].name, name) == 0)
             return i;
     return -1;
+}
+
+static int variant_matches(const gfn_spec *s, int v, const char *pattern)
+{
+    if (fnmatch(pattern, s->variants[v].name, 0) == 0)
+        return 1;
+    for (int k = 0; k < s->n_seeds; k++) {
+        char label[2 * GFN_SPEC_NAME_MAX + 32];
+        snprintf(label, sizeof label, "%s/seed%ld", s->variants[v].name, s->seeds[k]);
+        if (fnmatch(pattern, label, 0) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int gfn_spec_select(gfn_spec *s, const char *pattern, gfn_error *err)
+{
+    int kept = 0;
+    for (int v = 0; v < s->n_variants; v++)
+        kept += variant_matches(s, v, pattern);
+    if (kept == 0)
+        return gfn_error_set(err, GFN_EUSAGE, "--only '%s' matches no variant of %s (variants "
+                             "are %s ... %s)", pattern, s->name, s->variants[0].name,
+                             s->variants[s->n_variants - 1].name);
+    int n = 0;
+    for (int v = 0; v < s->n_variants; v++) {
+        if (variant_matches(s, v, pattern))
+            s->variants[n++] = s->variants[v];
+        else
+            gfn_params_close(&s->variants[v].overrides);
+    }
+    s->n_variants = n;
+    return GFN_OK;
 }
 
 int gfn_spec_run_config(const gfn_spec *s, int variant, int seed_index, gfn_params *out,

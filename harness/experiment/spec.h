@@ -89,6 +89,11 @@ int gfn_spec_write_yaml(const gfn_spec *s, const char *path, gfn_error *err);
 /* Index of the variant called name, or -1. */
 int gfn_spec_find_variant(const gfn_spec *s, const char *name);
 
+/* Keeps only the variants that the shell pattern PATTERN (as run --only) matches,
+ * by name or as VARIANT/seedK for one of the spec's seeds, in their order; the
+ * others are dropped.  GFN_EUSAGE, spec unchanged, when it matches none. */
+int gfn_spec_select(gfn_spec *s, const char *pattern, gfn_error *err);
+
 /* 1 when name is a metric a run reports: a row of the metric registry
  * (harness/run/metric_table.h), a metrics.tsv column or a summary.txt key. */
 int gfn_spec_metric_known(const char *name);
