@@ -120,6 +120,7 @@ int gfn_cmd_train(int argc, char **argv)
         printf("pf_states_fwd_per_round: %.1f\npf_states_bwd_per_round: %.1f\n"
                "pb_states_fwd_per_round: %.1f\npb_states_bwd_per_round: %.1f\n",
                t.pf_fwd, t.pf_bwd, t.pb_fwd, t.pb_bwd);
+        printf("pf_params: %zu\npb_params: %zu\n", t.pf_params, t.pb_params);
         if (t.exact_states > 0)
             printf("exact_seconds: %.3f\nexact_cpu_seconds: %.3f\n", t.exact_wall, t.exact_cpu);
     }

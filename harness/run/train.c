@@ -792,6 +792,9 @@ static int train_loop(run_state *st, gfn_progress_fn progress, void *ctx, gfn_er
     last_timing.pf_bwd = (double)(rows1[1] - rows0[1]) / n;
     last_timing.pb_fwd = (double)(rows1[2] - rows0[2]) / n;
     last_timing.pb_bwd = (double)(rows1[3] - rows0[3]) / n;
+    gfn_model *m = gfn_trainer_model(st->trainer);
+    last_timing.pf_params = gfn_policy_n_params(gfn_trainer_pf(st->trainer));
+    last_timing.pb_params = m ? gfn_policy_n_params(gfn_model_pb(m)) : 0;
     return GFN_OK;
 }
 

@@ -83,6 +83,9 @@ typedef struct {
      * sampling and monitor samples; exact evaluation excluded): forward and
      * back-propagated (gfn_policy_row_counts). */
     double pf_fwd, pf_bwd, pb_fwd, pb_bwd;
+    /* Parameters of P_F's and P_B's networks (0 without one): for an SA MLP about
+     * the multiply-adds of one state's forward pass (weights; biases are ~1%). */
+    size_t pf_params, pb_params;
 } gfn_train_timing;
 void gfn_train_last_timing(gfn_train_timing *t);
 
