@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "fsutil.h"
+#include "runner.h"
 #include "slurm.h"
 #include "spec.h"
 #include "testutil.h"
@@ -71,25 +72,50 @@ static void write_run_txt(const char *run, const char *status)
     CU_ASSERT_EQUAL(gfn_fs_write_atomic(path, text, (size_t)n, NULL), GFN_OK);
 }
 
-/* Done and diverged runs are left out; partial, failed and untouched ones stay. */
+/* Done, diverged and running runs are left out; partial, failed and untouched ones stay. */
 static void test_pending(void)
 {
     gfn_spec *s = load();
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     char out[128];
     snprintf(out, sizeof out, "%s/res", tmp_dir);
-    int idx[6];
-    CU_ASSERT_EQUAL(gfn_slurm_pending(s, out, idx), 6);
+    int idx[6], running = -1;
+    CU_ASSERT_EQUAL(gfn_slurm_pending(s, out, idx, &running), 6);
+    CU_ASSERT_EQUAL(running, 0);
     write_run_txt("tb/seed0", "ok");       /* index 0 */
     write_run_txt("tb/seed1", "failed");   /* 1 */
     write_run_txt("tb/seed2", NULL);       /* 2: partial */
     write_run_txt("db/seed0", "diverged"); /* 3 */
     write_run_txt("db/seed2", "ok");       /* 5 */
-    int n = gfn_slurm_pending(s, out, idx);
+    int n = gfn_slurm_pending(s, out, idx, &running);
     CU_ASSERT_EQUAL_FATAL(n, 3);
     CU_ASSERT_EQUAL(idx[0], 1);
     CU_ASSERT_EQUAL(idx[1], 2);
     CU_ASSERT_EQUAL(idx[2], 4);
+    CU_ASSERT_EQUAL(running, 0);
+
+    /* A run whose lock a process holds (an --index run going on) is left out and
+     * counted; a whole run's experiment lock is seen too. */
+    char lock[512], exp[256];
+    snprintf(lock, sizeof lock, "%s/exp/tb/seed2.lock", out);
+    int fd = -1;
+    gfn_error err;
+    CU_ASSERT_EQUAL_FATAL(gfn_runner_lock(lock, 1, &fd, &err), GFN_OK);
+    n = gfn_slurm_pending(s, out, idx, &running);
+    CU_ASSERT_EQUAL_FATAL(n, 2);
+    CU_ASSERT_EQUAL(idx[0], 1);
+    CU_ASSERT_EQUAL(idx[1], 4);
+    CU_ASSERT_EQUAL(running, 1);
+    close(fd);
+    CU_ASSERT_EQUAL(gfn_slurm_pending(s, out, idx, &running), 3);
+    CU_ASSERT_EQUAL(running, 0);
+    snprintf(exp, sizeof exp, "%s/exp", out);
+    CU_ASSERT_EQUAL(gfn_runner_whole_holder(exp), 0);
+    snprintf(lock, sizeof lock, "%s/exp/run.lock", out);
+    CU_ASSERT_EQUAL_FATAL(gfn_runner_lock(lock, 1, &fd, &err), GFN_OK);
+    CU_ASSERT_NOT_EQUAL(gfn_runner_whole_holder(exp), 0); /* -1: our own pid is not named */
+    close(fd);
+    CU_ASSERT_EQUAL(gfn_runner_whole_holder(exp), 0);
     gfn_spec_free(s);
 }
 

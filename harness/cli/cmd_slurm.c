@@ -12,7 +12,7 @@
 
 #include "commands.h"
 #include "fsutil.h"
-#include "fsutil.h"
+#include "runner.h"
 #include "slurm.h"
 #include "spec.h"
 
@@ -29,7 +29,8 @@ static void slurm_usage(FILE *f)
             "(DIR/<experiment>/slurm/effective_spec.yaml).\n\n"
             "Writes two sbatch scripts into DIR/<experiment>/slurm/ (default DIR: results):\n"
             "  array.sbatch   a job array, one task per run not finished yet (done and\n"
-            "                 diverged runs are left out); task K runs\n"
+            "                 diverged runs are left out, and so are runs going on now,\n"
+            "                 whose lock a process holds); task K runs\n"
             "                 `gfnbench run SPEC --index K --resume --out DIR`, K as in\n"
             "                 `gfnbench run SPEC --list`; with --requeue, so a preempted or\n"
             "                 requeued task runs again and takes its run up again\n"
@@ -39,7 +40,8 @@ static void slurm_usage(FILE *f)
             "run's own log.txt stays in its run folder.  Without --submit it prints the\n"
             "scripts' paths and the commands that submit them; with --submit it calls sbatch\n"
             "for both and prints the job ids.  Running it again after some runs finished\n"
-            "writes an array of the rest.\n\n"
+            "writes an array of the rest.  While a whole `gfnbench run` of the experiment\n"
+            "holds its lock, nothing is written (every task would fail on that lock).\n\n"
             "The results folder DIR (and the spec, and this gfnbench executable) must be on a\n"
             "file system that every node of the cluster shares: the scripts name them by\n"
             "their absolute paths, and the tasks write their runs there.\n\n"
@@ -313,9 +315,26 @@ int gfn_cmd_slurm(int argc, char **argv)
     int *idx = malloc((size_t)total * sizeof *idx);
     if (!rc && !idx)
         rc = gfn_error_set(&err, GFN_ENOMEM, "out of memory");
-    int n = rc ? 0 : gfn_slurm_pending(s, out, idx);
+    char exp_dir[PATH_MAX + 300];
+    snprintf(exp_dir, sizeof exp_dir, "%s/%s", out, s->name);
+    long whole = rc ? 0 : gfn_runner_whole_holder(exp_dir);
+    if (whole != 0) {
+        char who[64];
+        snprintf(who, sizeof who, whole > 0 ? "pid %ld" : "holder unknown", whole);
+        rc = gfn_error_set(&err, GFN_EBUSY, "a whole `gfnbench run` (%s) is running into %s/ "
+                           "and holds its lock: every task would fail on it; wait for it or "
+                           "stop it (its runs checkpoint; slurm then continues them)", who,
+                           exp_dir);
+    }
+    int n_running = 0;
+    int n = rc ? 0 : gfn_slurm_pending(s, out, idx, &n_running);
     gfn_slurm_dir(s, out, dir, sizeof dir);
-    if (!rc && n == 0) {
+    if (!rc && n_running > 0)
+        printf("%s: %d run%s running now (a process holds the lock) left out of the array; "
+               "they go on in their process\n", s->name, n_running, n_running == 1 ? " is" : "s are");
+    if (!rc && n == 0 && n_running > 0) {
+        printf("%s: nothing else to submit\n", s->name);
+    } else if (!rc && n == 0) {
         printf("%s: all %d runs in %s/%s/ are finished; nothing to submit (gfnbench report "
                "%s --out %s makes the tables)\n", s->name, total, out, s->name, spec, out);
     } else if (!rc) {

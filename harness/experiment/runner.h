@@ -119,5 +119,10 @@ int gfn_runner_list(const gfn_spec *s, const gfn_runner_opts *o, FILE *out, gfn_
  * holder exits, so a killed run leaves nothing stale.  Returns the open file
  * descriptor in *fd, or GFN_EBUSY naming the holder when it is taken. */
 int gfn_runner_lock(const char *path, int exclusive, int *fd, gfn_error *err);
+/* Who holds them now: the pid (-1 when held by an unknown holder; 0 when free) of
+ * the run folder's own lock (run_dir.lock: a run started with --index or --shard),
+ * and of a whole-experiment run's exclusive lock on exp_dir/run.lock. */
+long gfn_runner_run_holder(const char *run_dir);
+long gfn_runner_whole_holder(const char *exp_dir);
 
 #endif

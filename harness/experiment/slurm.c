@@ -76,15 +76,20 @@ int gfn_slurm_check(const gfn_slurm_opts *o, gfn_error *err)
     return rc;
 }
 
-int gfn_slurm_pending(const gfn_spec *s, const char *out_dir, int *idx)
+int gfn_slurm_pending(const gfn_spec *s, const char *out_dir, int *idx, int *n_running)
 {
     int n = 0;
+    *n_running = 0;
     char dir[4200];
     for (int v = 0; v < s->n_variants; v++)
         for (int k = 0; k < s->n_seeds; k++) {
             gfn_runner_run_dir(s, out_dir, v, k, dir, sizeof dir);
             gfn_run_state st = gfn_runner_state(dir, NULL);
-            if (st != GFN_RUN_DONE && st != GFN_RUN_DIVERGED)
+            if (st == GFN_RUN_DONE || st == GFN_RUN_DIVERGED)
+                continue;
+            if (gfn_runner_run_holder(dir) != 0)
+                (*n_running)++; /* its process goes on; a task for it would fail on the lock */
+            else
                 idx[n++] = v * s->n_seeds + k;
         }
     return n;

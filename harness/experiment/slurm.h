@@ -49,9 +49,10 @@ void gfn_slurm_opts_init(gfn_slurm_opts *o);
 int gfn_slurm_check(const gfn_slurm_opts *o, gfn_error *err);
 
 /* The run indices (variant * n_seeds + seed_index) of every run whose folder under
- * out_dir is not finished (done or diverged), in increasing order, into idx (room
- * for n_variants * n_seeds); returns how many. */
-int gfn_slurm_pending(const gfn_spec *s, const char *out_dir, int *idx);
+ * out_dir is not finished (done or diverged) and not running now (its lock held by
+ * a process: a task for it would fail on the lock), in increasing order, into idx
+ * (room for n_variants * n_seeds); returns how many, the running ones in *n_running. */
+int gfn_slurm_pending(const gfn_spec *s, const char *out_dir, int *idx, int *n_running);
 
 /* Slurm's --array list of n increasing indices, ranges joined: "0-3,5,7-8". */
 void gfn_slurm_array_list(const int *idx, int n, gfn_strbuf *out);
