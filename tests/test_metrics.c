@@ -4,6 +4,7 @@
  * (numpy/scipy); plus one case checked by hand below.
  */
 #include <CUnit/CUnit.h>
+#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
@@ -213,10 +214,12 @@ static void test_reward_dist(void)
     CU_ASSERT_EQUAL_FATAL(gfn_reward_dist_init(&d, R, 10, &err), GFN_OK);
     CU_ASSERT_EQUAL_FATAL(d.n, 3);
     CU_ASSERT_EQUAL(d.n_terminals, 10);
-    CU_ASSERT(d.value[0] == 0.01 && d.value[1] == 10 && d.value[2] == 30);
-    CU_ASSERT(close_enough("mass0", "bag", d.mass[0], 0.06 / 60.06, 1e-14, 0));
-    CU_ASSERT(close_enough("mass1", "bag", d.mass[1], 30 / 60.06, 1e-14, 0));
-    CU_ASSERT(close_enough("mass2", "bag", d.mass[2], 30 / 60.06, 1e-14, 0));
+    double value[3], mass[3];
+    gfn_reward_dist_values(&d, value, mass);
+    CU_ASSERT(value[0] == 0.01 && value[1] == 10 && value[2] == 30);
+    CU_ASSERT(close_enough("mass0", "bag", mass[0], 0.06 / 60.06, 1e-14, 0));
+    CU_ASSERT(close_enough("mass1", "bag", mass[1], 30 / 60.06, 1e-14, 0));
+    CU_ASSERT(close_enough("mass2", "bag", mass[2], 30 / 60.06, 1e-14, 0));
     /* E[R] = sum R^2 / Z = (6e-4 + 300 + 900) / 60.06 */
     CU_ASSERT(close_enough("mean", "bag", d.mean, 1200.0006 / 60.06, 1e-14, 0));
     CU_ASSERT(close_enough("logz", "bag", d.log_z, log(60.06), 1e-14, 0));
@@ -224,17 +227,78 @@ static void test_reward_dist(void)
     gsl_rng_set(rng, 1);
     enum { N = 100000 };
     double *draws = malloc(N * sizeof *draws);
-    gfn_reward_dist_sample(&d, rng, draws, N);
+    CU_ASSERT_EQUAL_FATAL(gfn_reward_dist_sample(&d, rng, draws, N, &err), GFN_OK);
     size_t count[3] = {0, 0, 0};
     for (size_t i = 0; i < N; i++)
         count[draws[i] == 0.01 ? 0 : draws[i] == 10 ? 1 : 2]++;
     CU_ASSERT_EQUAL(count[0] + count[1] + count[2], N);
     /* Each binomial count lies within 5 sd of its mean (sd <= 160 here). */
     for (int j = 0; j < 3; j++)
-        CU_ASSERT(close_enough("count", "bag draws", (double)count[j], N * d.mass[j], 0, 800));
+        CU_ASSERT(close_enough("count", "bag draws", (double)count[j], N * mass[j], 0, 800));
     free(draws);
     gsl_rng_free(rng);
     gfn_reward_dist_close(&d);
+}
+
+/* The draws are gsl_ran_discrete's on a table of the masses, bit for bit: rewards
+ * of several shapes (wide range, many ties, one dominant value, equal masses,
+ * every value a big one), seeds and numbers of draws. */
+static void test_reward_dist_draws_match_gsl(void)
+{
+    enum { N = 20000, MAXN = 5000 };
+    double *R = malloc(MAXN * sizeof *R), *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
+    double *value = malloc(MAXN * sizeof *value), *mass = malloc(MAXN * sizeof *mass);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(R && a && b && value && mass);
+    gsl_rng *fill = gsl_rng_alloc(gsl_rng_mt19937), *r1 = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng *r2 = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(fill, 5);
+    for (int kind = 0; kind < 6; kind++)
+        for (int t = 0; t < 4; t++) {
+            size_t n = t == 0 ? 1 : t == 1 ? 7 : t == 2 ? 300 : MAXN;
+            for (size_t x = 0; x < n; x++) {
+                double u = gsl_rng_uniform_pos(fill);
+                switch (kind) {
+                case 0: R[x] = exp(40.0 * (u - 0.5)); break;
+                case 1: R[x] = 1.0 + (double)gsl_rng_uniform_int(fill, 9); break;
+                case 2: R[x] = x == 0 ? 1e6 : u; break;
+                case 3: R[x] = x % 3 ? 1.0 : 2.0; break;       /* equal masses (n = 300) ... */
+                case 4: R[x] = 3.0; break;                      /* ... and one mass */
+                default: R[x] = pow(u, 6) * 10 + 1e-18; break; /* sehstr-like */
+                }
+            }
+            gfn_reward_dist d;
+            gfn_error err;
+            CU_ASSERT_EQUAL_FATAL(gfn_reward_dist_init(&d, R, n, &err), GFN_OK);
+            gfn_reward_dist_values(&d, value, mass);
+            gsl_ran_discrete_t *g = gsl_ran_discrete_preproc(d.n, mass);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+            gsl_rng_set(r1, (unsigned long)(kind * 10 + t));
+            gsl_rng_set(r2, (unsigned long)(kind * 10 + t));
+            size_t draws = t == 3 ? N : 1000;
+            for (size_t i = 0; i < draws; i++)
+                a[i] = value[gsl_ran_discrete(r1, g)];
+            CU_ASSERT_EQUAL_FATAL(gfn_reward_dist_sample(&d, r2, b, draws, &err), GFN_OK);
+            size_t diff = 0;
+            for (size_t i = 0; i < draws; i++)
+                diff += memcmp(&a[i], &b[i], sizeof a[i]) != 0;
+            if (diff)
+                printf("\n  draws: kind %d, n %zu: %zu of %zu differ from gsl_ran_discrete\n",
+                       kind, n, diff, draws);
+            CU_ASSERT_EQUAL(diff, 0);
+            CU_ASSERT_EQUAL(gsl_rng_get(r1), gsl_rng_get(r2)); /* one uniform per draw */
+            gsl_ran_discrete_free(g);
+            gfn_reward_dist_release(&d);
+            CU_ASSERT_EQUAL(d.values.n, 0);
+            gfn_reward_dist_close(&d);
+        }
+    gsl_rng_free(fill);
+    gsl_rng_free(r1);
+    gsl_rng_free(r2);
+    free(R);
+    free(a);
+    free(b);
+    free(value);
+    free(mass);
 }
 
 extern void gfn_test_suite_metrics(void); /* called by tests/test_main.c */
@@ -247,4 +311,6 @@ void gfn_test_suite_metrics(void)
     CU_add_test(s, "invariant to the order of x", test_order_invariance);
     CU_add_test(s, "errors name the entry", test_errors);
     CU_add_test(s, "target reward distribution and draws", test_reward_dist);
+    CU_add_test(s, "target draws == gsl_ran_discrete's, bit for bit",
+                test_reward_dist_draws_match_gsl);
 }

@@ -182,7 +182,7 @@ static void test_ad_score(void)
     gsl_rng *rng2 = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng2, 3);
     double *draws = malloc(100000 * sizeof *draws);
-    gfn_reward_dist_sample(&d, rng2, draws, 100000);
+    CU_ASSERT_EQUAL_FATAL(gfn_reward_dist_sample(&d, rng2, draws, 100000, &err), GFN_OK);
     double batch1[128], batch2[128], both[256];
     for (int i = 0; i < 128; i++) {
         batch1[i] = gsl_rng_uniform(rng2) < 0.25 ? 1 : 3; /* on target */

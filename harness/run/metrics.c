@@ -200,49 +200,32 @@ int gfn_reward_dist_init(gfn_reward_dist *d, const double *reward, size_t n, gfn
     int st = check_reward(reward, n, err);
     if (st)
         return st;
-    double *sorted = malloc(n * sizeof *sorted);
-    if (!sorted)
+    if (gfn_distinct_build(&d->values, reward, n))
         return gfn_error_set(err, GFN_ENOMEM, "reward distribution: no memory for %zu rewards", n);
-    memcpy(sorted, reward, n * sizeof *sorted);
-    gfn_sort_doubles(sorted, n);
-    gfn_ksum z = {0, 0};
-    size_t D = 0;
-    for (size_t i = 0; i < n; i++) {
-        gfn_ksum_add(&z, sorted[i]);
-        if (i == 0 || sorted[i] != sorted[i - 1])
-            D++;
+    /* Z over the rewards in ascending order, each copy of a value added once; the
+     * masses count * value / Z are exact up to one rounding per factor, unlike a
+     * sum of many equal terms. */
+    gfn_distinct_iter it;
+    double v;
+    size_t c;
+    gfn_ksum z = {0, 0}, mean = {0, 0};
+    gfn_distinct_begin(&d->values, &it);
+    while (gfn_distinct_next(&it, &v, &c))
+        for (size_t i = 0; i < c; i++)
+            gfn_ksum_add(&z, v);
+    double Z = gfn_ksum_get(&z), total = 0;
+    gfn_distinct_begin(&d->values, &it);
+    while (gfn_distinct_next(&it, &v, &c)) {
+        double mass = (double)c * v / Z;
+        gfn_ksum_add(&mean, v * mass);
+        total += mass;
     }
-    double Z = gfn_ksum_get(&z);
-    d->value = malloc(D * sizeof *d->value);
-    d->mass = malloc(D * sizeof *d->mass);
-    if (!d->value || !d->mass) {
-        free(sorted);
-        gfn_reward_dist_close(d);
-        return gfn_error_set(err, GFN_ENOMEM, "reward distribution: no memory for %zu values", D);
-    }
-    gfn_ksum mean = {0, 0};
-    size_t j = 0;
-    for (size_t i = 0; i < n;) {
-        size_t start = i;
-        while (i < n && sorted[i] == sorted[start])
-            i++;
-        d->value[j] = sorted[start];
-        /* count * value / Z is exact up to one rounding per factor, unlike a sum
-         * of many equal terms. */
-        d->mass[j] = (double)(i - start) * sorted[start] / Z;
-        gfn_ksum_add(&mean, d->value[j] * d->mass[j]);
-        j++;
-    }
-    free(sorted);
-    d->n = D;
+    d->n = d->values.n;
     d->n_terminals = n;
     d->mean = gfn_ksum_get(&mean);
+    d->z = Z;
     d->log_z = log(Z);
-    d->table = gsl_ran_discrete_preproc(D, d->mass);
-    if (!d->table) {
-        gfn_reward_dist_close(d);
-        return gfn_error_set(err, GFN_ENOMEM, "reward distribution: no memory for the table");
-    }
+    d->mass_sum = total;
     return GFN_OK;
 }
 
@@ -250,16 +233,166 @@ void gfn_reward_dist_close(gfn_reward_dist *d)
 {
     if (!d)
         return;
-    free(d->value);
-    free(d->mass);
-    if (d->table)
-        gsl_ran_discrete_free(d->table);
+    gfn_distinct_close(&d->values);
     memset(d, 0, sizeof *d);
 }
 
-void gfn_reward_dist_sample(const gfn_reward_dist *d, gsl_rng *rng, double *out, size_t N)
+void gfn_reward_dist_release(gfn_reward_dist *d) { gfn_distinct_close(&d->values); }
+
+void gfn_reward_dist_values(const gfn_reward_dist *d, double *value, double *mass)
 {
-    GFN_ASSERT(d->table != NULL);
-    for (size_t i = 0; i < N; i++)
-        out[i] = d->value[gsl_ran_discrete(rng, d->table)];
+    gfn_distinct_iter it;
+    size_t c, j = 0;
+    gfn_distinct_begin(&d->values, &it);
+    while (gfn_distinct_next(&it, &value[j], &c)) {
+        mass[j] = (double)c * value[j] / d->z;
+        j++;
+    }
+    GFN_ASSERT_CMP(j, ==, d->n);
+}
+
+/* ---- draws: Walker's alias method as gsl_ran_discrete_preproc builds it -----
+ * GSL normalises E_k = mass_k / mass_sum, calls k small when E_k < 1/K (K = n)
+ * and big otherwise, and pushes the smalls and the bigs in increasing k onto two
+ * stacks.  It then pops a small s and the top big b: F_s = K E_s, A_s = b, and
+ * E_b -= 1/K - E_s; b goes back onto the bigs if still above 1/K, onto the smalls
+ * if below (and is then the next small popped), and is done (F = 1, A = b) if
+ * equal.  With no bigs left a small gets F = 1, A = s; the bigs left at the end
+ * too.  Finally F'_k = (F_k + k) / K, and a draw with u = gsl_rng_uniform is
+ * c = (size_t)(u K), then c if F'_c == 1 or u < F'_c, else A_c.
+ * So both stacks are only ever read from the top down in decreasing k, with at
+ * most one former big in between: two cursors walking the distinct values
+ * downwards, one over the smalls and one over the bigs, replay the construction
+ * with the same floating-point operations in the same order, and only the
+ * entries that some draw looks at are kept. */
+
+typedef struct {
+    gfn_distinct_iter it;
+    size_t k;     /* index of the current entry; k = n before the first */
+    double value, e;
+} walk_cursor;
+
+typedef struct {
+    size_t c, i; /* draw i looks at entry c */
+} draw_ref;
+
+typedef struct {
+    double mean, mass_sum, Z, K;
+    const double *u;    /* (N) the draws' uniforms */
+    double *out;        /* (N) */
+    const draw_ref *order; /* (N) draws by increasing c = (size_t)(u K), then i */
+    const uint8_t *hit; /* (n / 8 + 1) bit c: some draw looks at entry c */
+    size_t N;
+} walk;
+
+/* The next entry below the cursor whose class (small: E < 1/K) is `small`. */
+static int cursor_next(const walk *w, walk_cursor *cur, int small)
+{
+    size_t cnt;
+    while (gfn_distinct_prev(&cur->it, &cur->value, &cnt)) {
+        cur->k--;
+        double mass = (double)cnt * cur->value / w->Z;
+        cur->e = mass / w->mass_sum;
+        if ((cur->e < w->mean) == small)
+            return 1;
+    }
+    return 0;
+}
+
+/* Entry k is final: F_k (before the Knuth adjustment) and A_k, whose value is va.
+ * Sets the result of every draw that looks at k. */
+static void settle(const walk *w, size_t k, double Fk, double vk, double va)
+{
+    if (!(w->hit[k >> 3] & (1u << (k & 7))))
+        return;
+    size_t lo = 0, hi = w->N; /* first draw with c >= k */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->order[mid].c < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    double f = Fk + (double)k;
+    f /= w->K;
+    for (; lo < w->N && w->order[lo].c == k; lo++) {
+        size_t i = w->order[lo].i;
+        w->out[i] = f == 1.0 || w->u[i] < f ? vk : va;
+    }
+}
+
+static void alias_walk(const gfn_reward_dist *d, const walk *w)
+{
+    walk_cursor sm, bg, pend;
+    gfn_distinct_end(&d->values, &sm.it);
+    bg = sm;
+    sm.k = bg.k = d->n;
+    int have_big = cursor_next(w, &bg, 0), have_pend = 0;
+    for (;;) {
+        walk_cursor s;
+        if (have_pend) {
+            s = pend;
+            have_pend = 0;
+        } else if (cursor_next(w, &sm, 1)) {
+            s = sm;
+        } else {
+            break;
+        }
+        if (!have_big) {
+            settle(w, s.k, 1.0, s.value, s.value);
+            continue;
+        }
+        settle(w, s.k, w->K * s.e, s.value, bg.value);
+        double delta = w->mean - s.e;
+        bg.e -= delta;
+        if (bg.e < w->mean) {
+            pend = bg;
+            have_pend = 1;
+            have_big = cursor_next(w, &bg, 0);
+        } else if (!(bg.e > w->mean)) {
+            settle(w, bg.k, 1.0, bg.value, bg.value);
+            have_big = cursor_next(w, &bg, 0);
+        }
+    }
+    for (; have_big; have_big = cursor_next(w, &bg, 0))
+        settle(w, bg.k, 1.0, bg.value, bg.value);
+}
+
+static int by_c(const void *a, const void *b)
+{
+    const draw_ref *x = a, *y = b;
+    return x->c != y->c ? (x->c > y->c) - (x->c < y->c) : (x->i > y->i) - (x->i < y->i);
+}
+
+int gfn_reward_dist_sample(const gfn_reward_dist *d, gsl_rng *rng, double *out, size_t N,
+                           gfn_error *err)
+{
+    GFN_ASSERT(d->n > 0 && d->values.n == d->n); /* built and not released */
+    if (N == 0)
+        return GFN_OK;
+    double *u = malloc(N * sizeof *u);
+    draw_ref *order = malloc(N * sizeof *order);
+    uint8_t *hit = calloc(d->n / 8 + 1, 1);
+    int rc = GFN_OK;
+    if (!u || !order || !hit) {
+        rc = gfn_error_set(err, GFN_ENOMEM, "reward distribution: no memory for %zu draws", N);
+    } else {
+        walk w = {1.0 / (double)d->n, d->mass_sum, d->z, (double)d->n, u, out, order, hit, N};
+        for (size_t i = 0; i < N; i++) {
+            u[i] = gsl_rng_uniform(rng);
+            size_t c = (size_t)(u[i] * w.K);
+            GFN_ASSERT_CMP(c, <, d->n);
+            hit[c >> 3] |= (uint8_t)(1u << (c & 7));
+            order[i] = (draw_ref){c, i};
+            out[i] = NAN;
+        }
+        qsort(order, N, sizeof *order, by_c);
+        alias_walk(d, &w);
+        for (size_t i = 0; i < N; i++)
+            GFN_ASSERT(!isnan(out[i]));
+    }
+    free(u);
+    free(order);
+    free(hit);
+    return rc;
 }

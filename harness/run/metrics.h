@@ -7,10 +7,10 @@
 #ifndef GFN_METRICS_H
 #define GFN_METRICS_H
 
-#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <stddef.h>
 
+#include "sortd.h"
 #include "status.h"
 
 typedef struct {
@@ -39,23 +39,35 @@ typedef struct {
 int gfn_metrics_exact(const double *p_theta, const double *reward, size_t n,
                       double learned_log_z, gfn_exact_metrics *out, gfn_error *err);
 
-/* The target reward distribution: the distinct reward values and the target mass
- * p*(R = value) at each, ascending, with a gsl_ran_discrete table to draw from it. */
+/* The target reward distribution: the distinct reward values z_j, ascending, and
+ * the target mass p*(R = z_j) = count_j z_j / Z at each, kept in the compact
+ * form of sortd.h (about 6 bytes a value: 125 MB for sehstr's 21M distinct
+ * rewards), and draws from it that are those of gsl_ran_discrete on a table of
+ * the masses, bit for bit, without building the table (metrics.c). */
 typedef struct {
     size_t n;          /* number of distinct reward values */
     size_t n_terminals; /* number of terminals it was built from, abs(X) */
-    double *value;     /* (n) ascending */
-    double *mass;      /* (n) count(value) * value / Z; sums to 1 */
     double mean;       /* E_p*[R] = sum_j value_j mass_j */
     double log_z;      /* log Z, Z = sum_x R(x) */
-    gsl_ran_discrete_t *table;
+    double z;          /* Z, compensated sum in ascending order */
+    double mass_sum;   /* sum_j mass_j in plain ascending summation, as GSL's table sums */
+    gfn_distinct values;
 } gfn_reward_dist;
 
-/* From the reward of every terminal (n); needs a temporary copy of reward
- * (8 n bytes: 272 MB for sehstr's 34M terminals). */
+/* From the reward of every terminal (n); reads reward a few times but needs no
+ * copy of it (sortd.h: gfn_distinct). */
 int gfn_reward_dist_init(gfn_reward_dist *d, const double *reward, size_t n, gfn_error *err);
 void gfn_reward_dist_close(gfn_reward_dist *d);
-/* N independent draws of R(x), x ~ p*, into out (N). */
-void gfn_reward_dist_sample(const gfn_reward_dist *d, gsl_rng *rng, double *out, size_t N);
+/* Frees the values, keeping n, mean, log_z, z and mass_sum: no more draws (the
+ * values are the largest part; a run needs them only for the AD target draws). */
+void gfn_reward_dist_release(gfn_reward_dist *d);
+/* The distinct values and their masses, ascending, into value and mass (n each). */
+void gfn_reward_dist_values(const gfn_reward_dist *d, double *value, double *mass);
+/* N independent draws of R(x), x ~ p*, into out (N): the values that
+ * gsl_ran_discrete(rng, gsl_ran_discrete_preproc(n, mass)) would index, one
+ * gsl_rng_uniform per draw.  Allocates about 24 N + n / 8 bytes for the call;
+ * GFN_ENOMEM when it cannot. */
+int gfn_reward_dist_sample(const gfn_reward_dist *d, gsl_rng *rng, double *out, size_t N,
+                           gfn_error *err);
 
 #endif

@@ -115,7 +115,10 @@ gfn_monitor *gfn_monitor_alloc(const gfn_monitor_config *cfg, const gfn_reward_d
                       cfg->n_target_draws);
         return NULL;
     }
-    gfn_reward_dist_sample(target, rng, m->draws, cfg->n_target_draws);
+    if (gfn_reward_dist_sample(target, rng, m->draws, cfg->n_target_draws, err)) {
+        gfn_monitor_free(m);
+        return NULL;
+    }
     gfn_sort_doubles(m->draws, cfg->n_target_draws);
     return m;
 }

@@ -513,6 +513,7 @@ static int setup(run_state *st, gfn_params *cfg, gfn_error *err)
     if (!(st->monitor = gfn_monitor_alloc(&mc, &st->dist, st->eval_rng, err)))
         return err ? err->code : GFN_EVALUE;
     st->dist.mean = exact_mean;
+    gfn_reward_dist_release(&st->dist); /* drawn: 125 MB less for sehstr */
     st->mon_x = malloc((size_t)st->s.sample_size * sizeof(int64_t));
     st->mon_r = malloc((size_t)st->s.sample_size * sizeof(double));
     st->p_theta = st->exact ? malloc(X * sizeof(double)) : NULL;
