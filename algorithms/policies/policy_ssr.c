@@ -25,6 +25,7 @@
 
 #include "policy_internal.h"
 #include "stateset.h"
+#include "vecops.h"
 
 typedef struct {
     gfn_mlp *net;                /* encoder */
@@ -40,6 +41,8 @@ typedef struct {
     double *c, *d_c;             /* (cap (1 + max_nbr), h1) z W1b^T per encoder row, gradient */
     double *d_enc;               /* (cap (1 + max_nbr), embed) */
     int *pair_row;               /* (cap) first pair of state i */
+    int *net_pair;               /* (cap + 1) first pair of network row r, then the total */
+    gfn_vec_pairs pairs;         /* the pairs of the last forward, for vecops.h */
     /* Encoder rows: the network states (rows 0..n_net-1), then every distinct
      * neighbour that is not one of them; pair (i, j) reads row pair_enc[pair]. */
     int n_enc;
@@ -76,6 +79,7 @@ static void ssr_free_ws(ssr_impl *s)
     free(s->enc_states);
     free(s->pair_enc);
     free(s->pair_row);
+    free(s->net_pair);
     gfn_stateset_close(&s->enc_set);
     if (!s->scorer)
         free(s->s1_32);
@@ -93,7 +97,7 @@ static void ssr_free_ws(ssr_impl *s)
     s->u64 = NULL;
     s->feat = s->d_out = s->a_s = s->d_as = s->s1 = s->d_s1 = s->d_enc = s->c = s->d_c = NULL;
     s->enc_states = NULL;
-    s->pair_enc = s->pair_row = NULL;
+    s->pair_enc = s->pair_row = s->net_pair = NULL;
 }
 
 static int ssr_create(gfn_policy *p, gfn_error *err)
@@ -148,7 +152,8 @@ static int ssr_reserve(gfn_policy *p, int row_cap, gfn_error *err)
     s->enc_states = calloc(E, sizeof(gfn_state));
     s->pair_enc = calloc(P, sizeof(int));
     s->pair_row = calloc(C, sizeof(int));
-    int ok = s->feat && s->d_out && s->enc_states && s->pair_enc && s->pair_row;
+    s->net_pair = calloc(C + 1, sizeof(int));
+    int ok = s->feat && s->d_out && s->enc_states && s->pair_enc && s->pair_row && s->net_pair;
     if (s->f32) {
         ok = ok && (s->a32 = calloc(C * h1, sizeof(float))) &&
              (s->d_as32 = calloc(C * h1, sizeof(float))) &&
@@ -289,7 +294,7 @@ static void ssr_log_probs(gfn_policy *p, int n, const double *u)
 
 /* Float32 first layer and scorer, after the encoder's forward over ne rows:
  * a = Z_s W1a^T, c = Z W1b^T, s1[i, j] = LeakyReLU(c[pair_enc] + a[i] + b1). */
-static const double *ssr_forward_f32(gfn_policy *p, int n, int pr)
+static const double *ssr_forward_f32(gfn_policy *p, int pr)
 {
     ssr_impl *s = p->impl;
     int E = p->cfg.embed, h1 = s->h1, nk = p->n_net, ne = s->n_enc;
@@ -306,17 +311,7 @@ static const double *ssr_forward_f32(gfn_policy *p, int n, int pr)
                 0.0f, s->c32, h1);
     if (s->scorer)
         s->s1_32 = gfn_mlp_in_f32(s->scorer);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
-            int q = s->pair_row[i] + j;
-            float *r = s->s1_32 + (size_t)q * h1;
-            const float *a = s->a32 + (size_t)p->net_row[i] * h1;
-            const float *cq = s->c32 + (size_t)s->pair_enc[q] * h1;
-            for (int k = 0; k < h1; k++) {
-                float v = cq[k] + a[k] + b1[k];
-                r[k] = s->scorer && !(v > 0.0f) ? v * 0.01f : v;
-            }
-        }
+    gfn_vec_pair_forward_f32(s->pool, &s->pairs, s->a32, s->c32, b1, s->scorer != NULL, s->s1_32);
     if (s->scorer)
         return gfn_mlp_forward_f32(s->scorer, pr, s->s1_32);
     for (int q = 0; q < pr; q++)
@@ -344,7 +339,7 @@ static void ssr_forward(gfn_policy *p, int i0, int r0, int n, const gfn_state *s
     for (int i = 0; i < n; i++) {
         if (p->net_row[i] < 0)
             continue;
-        s->pair_row[i] = pr;
+        s->pair_row[i] = s->net_pair[p->net_row[i]] = pr;
         const gfn_state *nb = gfn_policy_nbrs(p, i);
         for (int j = 0; j < p->n_nbr[i]; j++)
             s->pair_enc[pr + j] =
@@ -353,13 +348,15 @@ static void ssr_forward(gfn_policy *p, int i0, int r0, int n, const gfn_state *s
     }
     for (int r = 0; r < ne; r++)
         gfn_env_features(p->env, &s->enc_states[r], s->feat + (size_t)r * F);
+    s->net_pair[nk] = pr;
+    s->pairs = (gfn_vec_pairs){.rows = nk, .h1 = h1, .row_pair = s->net_pair, .enc = s->pair_enc};
     s->n_enc = ne;
     const double *z = gfn_mlp_forward(s->net, ne, s->feat);
     s->z = z;
     if (pr == 0)
         return;
     if (s->f32) {
-        s->out = ssr_forward_f32(p, n, pr);
+        s->out = ssr_forward_f32(p, pr);
         ssr_log_probs(p, n, s->out);
         return;
     }
@@ -369,18 +366,8 @@ static void ssr_forward(gfn_policy *p, int i0, int r0, int n, const gfn_state *s
                 s->a_s, h1);
     gfn_pool_dgemm(s->pool, CblasNoTrans, CblasTrans, ne, h1, E, 1.0, z, E, s->W1 + E, 2 * E,
                 0.0, s->c, h1);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
-            int q = s->pair_row[i] + j;
-            double *r = s->s1 + (size_t)q * h1;
-            const double *a = s->a_s + (size_t)p->net_row[i] * h1;
-            const double *cq = s->c + (size_t)s->pair_enc[q] * h1;
-            for (int k = 0; k < h1; k++) {
-                r[k] = cq[k] + a[k] + s->b1[k];
-                if (s->scorer && !(r[k] > 0.0))
-                    r[k] *= 0.01; /* LeakyReLU between scorer layers 1 and 2 */
-            }
-        }
+    /* LeakyReLU between scorer layers 1 and 2 */
+    gfn_vec_pair_forward(s->pool, &s->pairs, s->a_s, s->c, s->b1, s->scorer != NULL, s->s1);
     const double *u = s->scorer ? gfn_mlp_forward(s->scorer, pr, s->s1) : s->s1;
     s->out = u;
     ssr_log_probs(p, n, u);
@@ -401,32 +388,17 @@ static void add_float_rows(int rows, int cols, const float *src, double *dst, in
 static void ssr_backward_f32(gfn_policy *p, int pr, int set)
 {
     ssr_impl *s = p->impl;
-    int E = p->cfg.embed, h1 = s->h1, n = p->n, nk = p->n_net, ne = s->n_enc;
+    int E = p->cfg.embed, h1 = s->h1, nk = p->n_net, ne = s->n_enc;
     for (int q = 0; q < pr; q++)
         s->d_out32[q] = (float)s->d_out[q];
-    if (s->scorer) {
+    /* Through the scorer to the first layer's output; the LeakyReLU's gradient
+     * is applied in the per-pair pass. */
+    if (s->scorer)
         gfn_mlp_backward_f32(s->scorer, pr, s->d_out32, s->d_s1_32, set);
-        size_t m = (size_t)pr * h1;
-        for (size_t k = 0; k < m; k++)
-            if (!(s->s1_32[k] > 0.0f))
-                s->d_s1_32[k] *= 0.01f;
-    } else {
-        memcpy(s->d_s1_32, s->d_out32, (size_t)pr * sizeof(float));
-    }
     memset(s->d_as32, 0, (size_t)nk * h1 * sizeof(float));
     memset(s->d_c32, 0, (size_t)ne * h1 * sizeof(float));
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
-            int q = s->pair_row[i] + j;
-            const float *r = s->d_s1_32 + (size_t)q * h1;
-            float *a = s->d_as32 + (size_t)p->net_row[i] * h1;
-            float *cq = s->d_c32 + (size_t)s->pair_enc[q] * h1;
-            for (int k = 0; k < h1; k++) {
-                a[k] += r[k];
-                cq[k] += r[k];
-                s->gb1[k] += (double)r[k];
-            }
-        }
+    gfn_vec_pair_backward_f32(s->pool, &s->pairs, s->s1_32, s->scorer ? s->d_s1_32 : s->d_out32,
+                              s->scorer != NULL, s->d_as32, s->d_c32, s->gb1);
     const float *z = s->z32, *W1 = s->w32;
     gfn_pool_sgemm(s->pool, CblasTrans, CblasNoTrans, h1, E, nk, 1.0f, s->d_as32, h1, z, E,
                 0.0f, s->gw32, E);
@@ -470,31 +442,15 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
         ssr_backward_f32(p, pr, set);
         return;
     }
-    /* d_s1: gradient at the first layer's pre-activation, (pr, h1). */
-    if (s->scorer) {
+    /* d_s1: gradient at the first layer's output, (pr, h1); the per-pair pass
+     * applies the LeakyReLU's gradient and adds into d_as, d_c and gb1. */
+    if (s->scorer)
         (set ? gfn_mlp_backward_set : gfn_mlp_backward)(s->scorer, pr, s->d_out, s->d_s1);
-        size_t m = (size_t)pr * h1;
-        for (size_t k = 0; k < m; k++)
-            if (!(s->s1[k] > 0.0))
-                s->d_s1[k] *= 0.01;
-    } else {
-        memcpy(s->d_s1, s->d_out, (size_t)pr * sizeof(double));
-    }
     int ne = s->n_enc;
     memset(s->d_as, 0, (size_t)nk * h1 * sizeof(double));
     memset(s->d_c, 0, (size_t)ne * h1 * sizeof(double));
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < p->n_nbr[i] && p->net_row[i] >= 0; j++) {
-            int q = s->pair_row[i] + j;
-            const double *r = s->d_s1 + (size_t)q * h1;
-            double *a = s->d_as + (size_t)p->net_row[i] * h1;
-            double *cq = s->d_c + (size_t)s->pair_enc[q] * h1;
-            for (int k = 0; k < h1; k++) {
-                a[k] += r[k];
-                cq[k] += r[k];
-                s->gb1[k] += r[k];
-            }
-        }
+    gfn_vec_pair_backward(s->pool, &s->pairs, s->s1, s->scorer ? s->d_s1 : s->d_out,
+                          s->scorer != NULL, s->d_as, s->d_c, s->gb1);
     const double *z = s->z;
     /* dW1a += D_s^T Z_s, dW1b += D_c^T Z; dZ = D_c W1b, then dZ_s += D_s W1a. */
     gfn_pool_dgemm(s->pool, CblasTrans, CblasNoTrans, h1, E, nk, 1.0, s->d_as, h1, z, E, 1.0,
