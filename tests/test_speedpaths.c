@@ -233,12 +233,13 @@ static void test_model_mirror(void)
 }
 
 /* A training forward that reuses a kept sampler's evaluations (forward P_F,
- * backward P_B) gives the log P and the gradient of a fresh forward. */
-static void check_kept(gfn_env *env, gfn_policy_kind pb_kind, int f32)
+ * backward P_B) gives the log P and the gradient of a fresh forward (SSR: the
+ * appended encoder rows and pairs laid out again as a fresh forward's). */
+static void check_kept(gfn_env *env, gfn_policy_kind pf_kind, gfn_policy_kind pb_kind, int f32)
 {
     gfn_model_config cfg;
     gfn_model_config_default(&cfg);
-    cfg.pf = small_policy(GFN_POLICY_SA);
+    cfg.pf = small_policy(pf_kind);
     cfg.pb = small_policy(pb_kind);
     cfg.B_cap = 7;
     cfg.T_max = 6;
@@ -284,8 +285,9 @@ static void check_kept(gfn_env *env, gfn_policy_kind pb_kind, int f32)
         double dp = gfn_test_rel_diff(lp, tb.log_pf, E), db = gfn_test_rel_diff(lb, tb.log_pb, E);
         double dg = gfn_test_rel_diff(gk, gfn_model_grads(m), n);
         if (!(dp <= tol && db <= tol && dg <= tol))
-            printf("\n  kept vs fresh (%s, pb kind %d, f32 %d): log P_F %.3g, log P_B %.3g, "
-                   "gradient %.3g\n", dir ? "backward" : "forward", pb_kind, f32, dp, db, dg);
+            printf("\n  kept vs fresh (%s, pf kind %d, pb kind %d, f32 %d): log P_F %.3g, "
+                   "log P_B %.3g, gradient %.3g\n", dir ? "backward" : "forward", pf_kind, pb_kind,
+                   f32, dp, db, dg);
         CU_ASSERT(dp <= tol);
         CU_ASSERT(db <= tol);
         CU_ASSERT(dg <= tol);
@@ -304,8 +306,10 @@ static void test_forward_kept(void)
     gfn_env *env = gfn_test_open_task("synth", "mdp=pa alphabet=%d n=%d", 3, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     for (int f32 = 0; f32 <= 1; f32++) {
-        check_kept(env, GFN_POLICY_SA, f32);
-        check_kept(env, GFN_POLICY_UNIFORM, f32);
+        check_kept(env, GFN_POLICY_SA, GFN_POLICY_SA, f32);
+        check_kept(env, GFN_POLICY_SA, GFN_POLICY_UNIFORM, f32);
+        check_kept(env, GFN_POLICY_SSR, GFN_POLICY_SSR, f32);
+        check_kept(env, GFN_POLICY_SSR, GFN_POLICY_UNIFORM, f32);
     }
     gfn_env_free(env);
 }
@@ -486,7 +490,7 @@ void gfn_test_suite_speedpaths(void)
                 test_backward_set);
     CU_add_test(s, "Adam's float mirror: (float) of stepped parameters, same update", test_adam_mirror);
     CU_add_test(s, "float32 model stepped by Adam == refreshed float copy", test_model_mirror);
-    CU_add_test(s, "forward_kept (sampler's kept rows) == fresh forward, P_F and P_B", test_forward_kept);
+    CU_add_test(s, "forward_kept (sampler's kept rows) == fresh forward, P_F and P_B (SA, SSR)", test_forward_kept);
     CU_add_test(s, "shared states are one row: k copies of a trajectory give k x its gradient",
                 test_shared_states);
     CU_add_test(s, "float32 small-batch kernel within 1e-5 of double (tails in rows, k, outputs)",

@@ -105,7 +105,7 @@ void gfn_policy_row_counts(const gfn_policy *p, int64_t *fwd, int64_t *bwd);
 gfn_policy_kind gfn_policy_get_kind(const gfn_policy *p);
 const gfn_policy_info *gfn_policy_get_info(const gfn_policy *p);
 /* 1 when rows can be appended (gfn_policy_forward_logp_append) and reordered
- * (gfn_policy_permute): SA and UNIFORM; SSR lays its rows out per batch. */
+ * (gfn_policy_permute): every kind (SSR lays the rows out again at the permute). */
 int gfn_policy_can_append(const gfn_policy *p);
 gfn_policy_dir gfn_policy_get_dir(const gfn_policy *p);
 

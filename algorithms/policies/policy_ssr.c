@@ -8,7 +8,13 @@
  * once per (state, neighbour) pair: this halves the cost of the widest layer.
  * Encoder rows are the network states first, then every distinct neighbour that
  * is not one of them, so the embeddings of states and of neighbours are each one
- * contiguous matrix.
+ * contiguous matrix.  The per-pair passes (the add + bias + LeakyReLU of the
+ * first layer, and the backward's scatter-add) are vecops.h's.
+ * Appending rows (the sampler's kept evaluations, sampler.h): each chunk adds
+ * its network states and its neighbours not yet held after the rows held;
+ * gfn_policy_permute then lays the rows out as a fresh forward of the new
+ * order would (states first), moving the kept activations, so the training
+ * forward that reuses them costs no network evaluation.
  * Parameter slice: the encoder MLP, then the scorer's first layer W1 (h1, 2 embed)
  * row-major = [W1a | W1b] and b1 (h1), then scorer layers 2..L as an MLP
  * (h1 -> sc_hidden x (sc_layers - 1) -> 1), each MLP in mlp.h's layout.
@@ -40,8 +46,9 @@ typedef struct {
     double *s1, *d_s1;           /* (cap max_nbr, h1) first-layer output per pair, gradient */
     double *c, *d_c;             /* (cap (1 + max_nbr), h1) z W1b^T per encoder row, gradient */
     double *d_enc;               /* (cap (1 + max_nbr), embed) */
-    int *pair_row;               /* (cap) first pair of state i */
     int *net_pair;               /* (cap + 1) first pair of network row r, then the total */
+    int *net_enc;                /* (cap) encoder row of network row r's state */
+    int appended;                /* rows were appended since the last fresh forward or permute */
     gfn_vec_pairs pairs;         /* the pairs of the last forward, for vecops.h */
     /* Encoder rows: the network states (rows 0..n_net-1), then every distinct
      * neighbour that is not one of them; pair (i, j) reads row pair_enc[pair]. */
@@ -50,6 +57,10 @@ typedef struct {
     int *pair_enc;               /* (cap max_nbr) encoder row of each pair's neighbour */
     gfn_stateset enc_set;        /* encoder row of a state */
     gfn_pool *pool;              /* threads for the wide GEMMs (pool.h), or NULL */
+    /* gfn_policy_permute: the new layout is built here, then swapped in */
+    int *from_enc, *from_pair;   /* (cap (1 + max_nbr)), (cap max_nbr) old row of each new one */
+    int *new_pair, *new_enc;     /* (cap + 1), (cap max_nbr) */
+    gfn_state *new_states;       /* (cap (1 + max_nbr)) */
     /* float32 mode: the float twins of the buffers above (the double ones are
      * then not allocated) and the first layer's float weights [W1a | W1b], b1 */
     int f32, w32_stale, w32_own;
@@ -63,6 +74,7 @@ typedef struct {
     float *d_out32;              /* (cap max_nbr) */
     float *gw32;                 /* (h1, embed) one half's weight gradient */
     double *u64;                 /* (cap max_nbr) scores without a scorer MLP */
+    double *stage64;             /* (cap max_nbr, h1) appended scorer input in double */
 } ssr_impl;
 
 static void ssr_free_ws(ssr_impl *s)
@@ -78,8 +90,14 @@ static void ssr_free_ws(ssr_impl *s)
     free(s->d_c);
     free(s->enc_states);
     free(s->pair_enc);
-    free(s->pair_row);
     free(s->net_pair);
+    free(s->net_enc);
+    free(s->from_enc);
+    free(s->from_pair);
+    free(s->new_pair);
+    free(s->new_enc);
+    free(s->new_states);
+    free(s->stage64);
     gfn_stateset_close(&s->enc_set);
     if (!s->scorer)
         free(s->s1_32);
@@ -97,7 +115,10 @@ static void ssr_free_ws(ssr_impl *s)
     s->u64 = NULL;
     s->feat = s->d_out = s->a_s = s->d_as = s->s1 = s->d_s1 = s->d_enc = s->c = s->d_c = NULL;
     s->enc_states = NULL;
-    s->pair_enc = s->pair_row = s->net_pair = NULL;
+    s->pair_enc = s->net_pair = s->net_enc = NULL;
+    s->from_enc = s->from_pair = s->new_pair = s->new_enc = NULL;
+    s->new_states = NULL;
+    s->stage64 = NULL;
 }
 
 static int ssr_create(gfn_policy *p, gfn_error *err)
@@ -151,9 +172,16 @@ static int ssr_reserve(gfn_policy *p, int row_cap, gfn_error *err)
     s->d_out = calloc(P, sizeof(double));
     s->enc_states = calloc(E, sizeof(gfn_state));
     s->pair_enc = calloc(P, sizeof(int));
-    s->pair_row = calloc(C, sizeof(int));
     s->net_pair = calloc(C + 1, sizeof(int));
-    int ok = s->feat && s->d_out && s->enc_states && s->pair_enc && s->pair_row && s->net_pair;
+    s->net_enc = calloc(C, sizeof(int));
+    s->from_enc = calloc(E, sizeof(int));
+    s->from_pair = calloc(P, sizeof(int));
+    s->new_pair = calloc(C + 1, sizeof(int));
+    s->new_enc = calloc(P, sizeof(int));
+    s->new_states = calloc(E, sizeof(gfn_state));
+    int ok = s->feat && s->d_out && s->enc_states && s->pair_enc && s->net_pair &&
+             s->net_enc && s->from_enc && s->from_pair && s->new_pair && s->new_enc &&
+             s->new_states;
     if (s->f32) {
         ok = ok && (s->a32 = calloc(C * h1, sizeof(float))) &&
              (s->d_as32 = calloc(C * h1, sizeof(float))) &&
@@ -166,6 +194,8 @@ static int ssr_reserve(gfn_policy *p, int row_cap, gfn_error *err)
         if (!s->scorer) /* else s1 lives in the scorer's input workspace */
             ok = ok && (s->s1_32 = calloc(P * h1, sizeof(float))) &&
                  (s->u64 = calloc(P, sizeof(double)));
+        else
+            ok = ok && (s->stage64 = calloc(P * h1, sizeof(double)));
     } else {
         ok = ok && (s->a_s = calloc(C * h1, sizeof(double))) &&
              (s->d_as = calloc(C * h1, sizeof(double))) &&
@@ -271,14 +301,15 @@ static void ssr_init_params(gfn_policy *p, gsl_rng *rng)
     s->w32_stale = 1;
 }
 
-/* Log P and log f of every network row from the scores u (one per pair). */
-static void ssr_log_probs(gfn_policy *p, int n, const double *u)
+/* Log P and log f of the network rows among rows [i0, i0 + n) from the scores
+ * u (one per pair). */
+static void ssr_log_probs(gfn_policy *p, int i0, int n, const double *u)
 {
     ssr_impl *s = p->impl;
-    for (int i = 0; i < n; i++) {
+    for (int i = i0; i < i0 + n; i++) {
         if (p->net_row[i] < 0)
             continue;
-        const double *ui = u + s->pair_row[i];
+        const double *ui = u + s->net_pair[p->net_row[i]];
         double *lf = p->logflow + (size_t)i * GFN_NBR_MAX, *lp = p->logp + (size_t)i * GFN_NBR_MAX;
         double mx = -INFINITY, sum = 0.0;
         for (int j = 0; j < p->n_nbr[i]; j++)
@@ -292,85 +323,173 @@ static void ssr_log_probs(gfn_policy *p, int n, const double *u)
     }
 }
 
-/* Float32 first layer and scorer, after the encoder's forward over ne rows:
- * a = Z_s W1a^T, c = Z W1b^T, s1[i, j] = LeakyReLU(c[pair_enc] + a[i] + b1). */
-static const double *ssr_forward_f32(gfn_policy *p, int pr)
+/* The new rows of a forward: network rows [r0, p->n_net), encoder rows
+ * [ne0, s->n_enc) (the new network states first), pairs [q0, pr). */
+typedef struct {
+    int r0, ne0, q0, pr;
+} ssr_span;
+
+/* Float32 first layer and scorer, after the encoder's forward:
+ * a = Z_s W1a^T, c = Z W1b^T, s1[i, j] = LeakyReLU(c[pair_enc] + a[i] + b1), on
+ * the new rows; returns the scores from pair 0. */
+static const double *ssr_forward_f32(gfn_policy *p, const ssr_span *sp)
 {
     ssr_impl *s = p->impl;
-    int E = p->cfg.embed, h1 = s->h1, nk = p->n_net, ne = s->n_enc;
+    int E = p->cfg.embed, h1 = s->h1, nk = p->n_net - sp->r0, ne = s->n_enc - sp->ne0;
     if (s->w32_stale) {
         const double *w = s->W1;
         for (size_t k = 0, m = ssr_n_w1(p); k < m; k++)
             s->w32[k] = (float)w[k]; /* W1 and b1 are adjacent */
         s->w32_stale = 0;
     }
-    const float *z = s->z32 = gfn_mlp_out_f32(s->net), *b1 = s->w32 + (size_t)h1 * 2 * E;
+    const float *z = s->z32 + (size_t)sp->ne0 * E, *b1 = s->w32 + (size_t)h1 * 2 * E;
     gfn_pool_sgemm(s->pool, CblasNoTrans, CblasTrans, nk, h1, E, 1.0f, z, E, s->w32, 2 * E,
-                0.0f, s->a32, h1);
+                0.0f, s->a32 + (size_t)sp->r0 * h1, h1);
     gfn_pool_sgemm(s->pool, CblasNoTrans, CblasTrans, ne, h1, E, 1.0f, z, E, s->w32 + E, 2 * E,
-                0.0f, s->c32, h1);
+                0.0f, s->c32 + (size_t)sp->ne0 * h1, h1);
     if (s->scorer)
         s->s1_32 = gfn_mlp_in_f32(s->scorer);
-    gfn_vec_pair_forward_f32(s->pool, &s->pairs, s->a32, s->c32, b1, s->scorer != NULL, s->s1_32);
-    if (s->scorer)
-        return gfn_mlp_forward_f32(s->scorer, pr, s->s1_32);
-    for (int q = 0; q < pr; q++)
+    gfn_vec_pairs g = {.rows = nk, .h1 = h1, .row_pair = s->net_pair + sp->r0, .enc = s->pair_enc};
+    gfn_vec_pair_forward_f32(s->pool, &g, s->a32 + (size_t)sp->r0 * h1, s->c32, b1,
+                             s->scorer != NULL, s->s1_32);
+    if (s->scorer && sp->q0 == 0)
+        return gfn_mlp_forward_f32(s->scorer, sp->pr, s->s1_32);
+    if (s->scorer) {
+        /* Appended pairs: the scorer takes rows after the held ones from a
+         * double input only; float -> double -> float gives the same floats. */
+        for (size_t k = (size_t)sp->q0 * h1, m = (size_t)sp->pr * h1; k < m; k++)
+            s->stage64[k] = s->s1_32[k];
+        return gfn_mlp_forward_at(s->scorer, sp->q0, sp->pr - sp->q0,
+                                  s->stage64 + (size_t)sp->q0 * h1) - sp->q0;
+    }
+    for (int q = sp->q0; q < sp->pr; q++)
         s->u64[q] = s->s1_32[q];
     return s->u64;
 }
 
-/* Encoder rows: the nk states that go through the networks (net_row order),
- * then their neighbours in pair order (i, j).  Rows are laid out per batch, so
- * i0 and r0 are 0. */
+/* The same in double. */
+static const double *ssr_forward_f64(gfn_policy *p, const ssr_span *sp)
+{
+    ssr_impl *s = p->impl;
+    int E = p->cfg.embed, h1 = s->h1, nk = p->n_net - sp->r0, ne = s->n_enc - sp->ne0;
+    const double *z = s->z + (size_t)sp->ne0 * E;
+    gfn_pool_dgemm(s->pool, CblasNoTrans, CblasTrans, nk, h1, E, 1.0, z, E, s->W1, 2 * E, 0.0,
+                s->a_s + (size_t)sp->r0 * h1, h1);
+    gfn_pool_dgemm(s->pool, CblasNoTrans, CblasTrans, ne, h1, E, 1.0, z, E, s->W1 + E, 2 * E,
+                0.0, s->c + (size_t)sp->ne0 * h1, h1);
+    /* LeakyReLU between scorer layers 1 and 2 */
+    gfn_vec_pairs g = {.rows = nk, .h1 = h1, .row_pair = s->net_pair + sp->r0, .enc = s->pair_enc};
+    gfn_vec_pair_forward(s->pool, &g, s->a_s + (size_t)sp->r0 * h1, s->c, s->b1,
+                         s->scorer != NULL, s->s1);
+    if (!s->scorer)
+        return s->s1;
+    if (sp->q0 == 0)
+        return gfn_mlp_forward(s->scorer, sp->pr, s->s1);
+    return gfn_mlp_forward_at(s->scorer, sp->q0, sp->pr - sp->q0, s->s1 + (size_t)sp->q0 * h1) -
+           sp->q0;
+}
+
+/* Encoder rows: the states that go through the networks (net_row order), then
+ * their neighbours in pair order (i, j), each distinct state once.  Appended
+ * rows (i0 > 0) follow the held ones in the same way: their network states
+ * (a row each), then their neighbours not already held; the held rows are
+ * kept, and ssr_permute restores the per-batch layout (states first) that the
+ * backward reads. */
 static void ssr_forward(gfn_policy *p, int i0, int r0, int n, const gfn_state *states)
 {
     ssr_impl *s = p->impl;
-    GFN_ASSERT(i0 == 0 && r0 == 0);
-    int E = p->cfg.embed, F = p->feat_dim, h1 = s->h1, pr = 0, nk = p->n_net, ne = 0, fresh;
+    GFN_ASSERT(i0 > 0 || r0 == 0);
+    int F = p->feat_dim, E = p->cfg.embed, h1 = s->h1, nk = p->n_net, fresh;
     int enc_cap = p->cap * (1 + p->max_nbr);
-    gfn_stateset_clear(&s->enc_set);
-    for (int i = 0; i < n; i++) /* network row r is encoder row r */
+    ssr_span sp = {.r0 = r0, .ne0 = i0 ? s->n_enc : 0, .q0 = i0 ? s->net_pair[r0] : 0};
+    int ne = sp.ne0, pr = sp.q0;
+    if (i0 == 0)
+        gfn_stateset_clear(&s->enc_set);
+    s->appended = i0 > 0;
+    for (int i = i0; i < i0 + n; i++)
         if (p->net_row[i] >= 0) {
-            gfn_stateset_row(&s->enc_set, s->enc_states, &ne, enc_cap, &states[i], &fresh);
+            const gfn_state *st = &states[i - i0];
+            gfn_stateset_row(&s->enc_set, s->enc_states, &ne, enc_cap, st, &fresh);
             if (!fresh) /* a repeated state keeps a row of its own; neighbours use the first */
-                s->enc_states[ne++] = states[i];
-            GFN_ASSERT_CMP(ne, ==, p->net_row[i] + 1);
+                s->enc_states[ne++] = *st;
+            GFN_ASSERT_CMP(ne - sp.ne0, ==, p->net_row[i] - r0 + 1);
+            s->net_enc[p->net_row[i]] = ne - 1;
         }
-    for (int i = 0; i < n; i++) {
+    for (int i = i0; i < i0 + n; i++) {
         if (p->net_row[i] < 0)
             continue;
-        s->pair_row[i] = s->net_pair[p->net_row[i]] = pr;
+        s->net_pair[p->net_row[i]] = pr;
         const gfn_state *nb = gfn_policy_nbrs(p, i);
         for (int j = 0; j < p->n_nbr[i]; j++)
             s->pair_enc[pr + j] =
                 gfn_stateset_row(&s->enc_set, s->enc_states, &ne, enc_cap, &nb[j], &fresh);
         pr += p->n_nbr[i];
     }
-    for (int r = 0; r < ne; r++)
+    for (int r = sp.ne0; r < ne; r++)
         gfn_env_features(p->env, &s->enc_states[r], s->feat + (size_t)r * F);
-    s->net_pair[nk] = pr;
+    s->net_pair[nk] = sp.pr = pr;
     s->pairs = (gfn_vec_pairs){.rows = nk, .h1 = h1, .row_pair = s->net_pair, .enc = s->pair_enc};
     s->n_enc = ne;
-    const double *z = gfn_mlp_forward(s->net, ne, s->feat);
-    s->z = z;
-    if (pr == 0)
+    s->z = gfn_mlp_forward_at(s->net, sp.ne0, ne - sp.ne0, s->feat + (size_t)sp.ne0 * F) -
+           (size_t)sp.ne0 * E;
+    if (s->f32)
+        s->z32 = gfn_mlp_out_f32(s->net);
+    if (pr == sp.q0)
         return;
-    if (s->f32) {
-        s->out = ssr_forward_f32(p, pr);
-        ssr_log_probs(p, n, s->out);
-        return;
+    s->out = s->f32 ? ssr_forward_f32(p, &sp) : ssr_forward_f64(p, &sp);
+    ssr_log_probs(p, i0, n, s->out);
+}
+
+/* Network row i becomes old row perm_net[i] (i < k_net): the encoder rows, the
+ * pairs and every kept activation are laid out as a fresh forward of the new
+ * rows would lay them out (policy.c has moved the neighbours already), each
+ * taken from an old row of the same state. */
+static void ssr_permute(gfn_policy *p, int k_net, int hi_net)
+{
+    ssr_impl *s = p->impl;
+    int h1 = s->h1, enc_cap = p->cap * (1 + p->max_nbr), ne = 0, pr = 0, fresh;
+    gfn_stateset_clear(&s->enc_set);
+    for (int i = 0; i < k_net; i++) {
+        int e = s->net_enc[p->perm_net[i]];
+        const gfn_state *st = &s->enc_states[e];
+        gfn_stateset_row(&s->enc_set, s->new_states, &ne, enc_cap, st, &fresh);
+        if (!fresh)
+            s->new_states[ne++] = *st;
+        GFN_ASSERT_CMP(ne, ==, i + 1);
+        s->from_enc[i] = e;
     }
-    /* a_s = Z_s W1a^T (network states); c = Z W1b^T (every encoder row); then
-     * s1[i, j] = c[pair_enc] + a_s[i] + b1. */
-    gfn_pool_dgemm(s->pool, CblasNoTrans, CblasTrans, nk, h1, E, 1.0, z, E, s->W1, 2 * E, 0.0,
-                s->a_s, h1);
-    gfn_pool_dgemm(s->pool, CblasNoTrans, CblasTrans, ne, h1, E, 1.0, z, E, s->W1 + E, 2 * E,
-                0.0, s->c, h1);
-    /* LeakyReLU between scorer layers 1 and 2 */
-    gfn_vec_pair_forward(s->pool, &s->pairs, s->a_s, s->c, s->b1, s->scorer != NULL, s->s1);
-    const double *u = s->scorer ? gfn_mlp_forward(s->scorer, pr, s->s1) : s->s1;
-    s->out = u;
-    ssr_log_probs(p, n, u);
+    for (int i = 0; i < k_net; i++) {
+        int r = p->perm_net[i];
+        s->new_pair[i] = pr;
+        for (int q = s->net_pair[r]; q < s->net_pair[r + 1]; q++) {
+            int e = gfn_stateset_row(&s->enc_set, s->new_states, &ne, enc_cap,
+                                     &s->enc_states[s->pair_enc[q]], &fresh);
+            if (fresh)
+                s->from_enc[e] = s->pair_enc[q];
+            s->new_enc[pr] = e;
+            s->from_pair[pr++] = q;
+        }
+    }
+    /* The activations, through the backward buffers (free between a forward
+     * and its backward) as scratch. */
+    gfn_mlp_permute_rows(s->net, ne, s->from_enc);
+    if (s->scorer && pr > 0)
+        gfn_mlp_permute_rows(s->scorer, pr, s->from_pair);
+    /* Of the first layer's buffers the backward reads s1 only (the LeakyReLU's
+     * gradient), when a scorer follows: in float that is the scorer's input,
+     * permuted with it; in double the policy's own copy. */
+    if (!s->f32 && s->scorer)
+        gfn__policy_permute_rows(pr, s->from_pair, s->net_pair[hi_net],
+                                 (size_t)h1 * sizeof(double), s->s1, s->d_s1);
+    memcpy(s->enc_states, s->new_states, (size_t)ne * sizeof(gfn_state));
+    memcpy(s->pair_enc, s->new_enc, (size_t)pr * sizeof(int));
+    memcpy(s->net_pair, s->new_pair, (size_t)k_net * sizeof(int));
+    s->net_pair[k_net] = pr;
+    for (int i = 0; i < k_net; i++)
+        s->net_enc[i] = i;
+    s->n_enc = ne;
+    s->pairs.rows = k_net;
+    s->appended = 0;
 }
 
 /* dst (rows, cols) with leading dimension ld += src (rows, cols) in float. */
@@ -417,6 +536,7 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
 {
     ssr_impl *s = p->impl;
     int E = p->cfg.embed, h1 = s->h1, n = p->n, pr = 0, nk = p->n_net;
+    GFN_ASSERT(!s->appended); /* the sampler appends; a training forward or permute comes first */
     for (int i = 0; i < n; i++) {
         if (p->net_row[i] < 0)
             continue; /* log P = 0 for every theta: no gradient */
@@ -427,7 +547,7 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
         for (int j = 0; j < p->n_nbr[i]; j++) {
             double g = d_logp ? d_logp[(size_t)i * GFN_NBR_MAX + j] : 0.0;
             double h = d_logflow ? d_logflow[(size_t)i * GFN_NBR_MAX + j] : 0.0;
-            s->d_out[s->pair_row[i] + j] = g + h - exp(lp[j]) * gsum;
+            s->d_out[s->net_pair[p->net_row[i]] + j] = g + h - exp(lp[j]) * gsum;
         }
         pr += p->n_nbr[i];
     }
@@ -465,7 +585,7 @@ static void ssr_backward(gfn_policy *p, const double *d_logp, const double *d_lo
 }
 
 const gfn_policy_ops gfn__policy_ssr_ops = {
-    .flags = GFN__POLICY_NETWORK | GFN__POLICY_BATCH_ONLY,
+    .flags = GFN__POLICY_NETWORK,
     .create = ssr_create,
     .destroy = ssr_destroy,
     .reserve = ssr_reserve,
@@ -477,5 +597,5 @@ const gfn_policy_ops gfn__policy_ssr_ops = {
     .init_params = ssr_init_params,
     .forward = ssr_forward,
     .backward = ssr_backward,
-    .permute = NULL,
+    .permute = ssr_permute,
 };
