@@ -159,15 +159,15 @@ int gfn_runner_lock(const char *path, int exclusive, int *fd, gfn_error *err)
     return GFN_OK;
 }
 
-/* The pid holding the flock lock at path (-1: held, holder unknown; 0: free or no
- * file); exclusive = 0 asks only whether an exclusive holder excludes a shared lock. */
-static long path_lock_holder(const char *path, int exclusive)
+/* The pid holding the flock lock at path exclusively (-1: held, holder unknown; 0:
+ * free, shared only, or no file). */
+static long path_lock_holder(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return 0;
     long pid = 0;
-    if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
         pid = lock_holder(fd);
         if (pid == 0)
             pid = -1; /* held, holder unknown */
@@ -183,7 +183,7 @@ static long run_lock_holder(const char *run_dir)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s.lock", run_dir);
-    return path_lock_holder(path, 0);
+    return path_lock_holder(path);
 }
 
 long gfn_runner_run_holder(const char *run_dir)
@@ -195,7 +195,7 @@ long gfn_runner_whole_holder(const char *exp_dir)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/run.lock", exp_dir);
-    return path_lock_holder(path, 0);
+    return path_lock_holder(path);
 }
 
 /* ---- the message a child sends to the parent: progress, or its error ---- */
