@@ -1,7 +1,9 @@
 /* check_torch.c - equal-work check of the speed comparison (issue 7): the
- * harness's model (SA P_F, SA P_B, log Z) and TB objective against the float64
- * reference written by `bench/torch_round.py --dump-check DIR`, on the same
- * weights and trajectories.
+ * harness's model (SA P_F, SA P_B, log Z; or with meta's policy=ssr, SSR P_F and
+ * SSR P_B of meta's ssr_enc_layers, ssr_embed and ssr_sc_layers, issue 13) and TB
+ * objective against the float64 reference written by
+ * `bench/torch_round.py [--policy ssr] --dump-check DIR`, on the same weights and
+ * trajectories.
  *
  * For the trajectories tau_b of DIR/trajectories.txt (x_b = the last state's
  * terminal copy) and log R from DIR/log_reward.txt:
@@ -31,8 +33,9 @@
 #define ATOL 1e-12
 
 typedef struct {
-    char task[64], clip[16];
+    char task[64], clip[16], policy[16];
     int A, n, hidden, layers, n_traj, check_steps;
+    int enc_layers, embed, sc_layers; /* SSR only */
     long n_params;
     double log_z, clamp, clip_norm, lr_policy, lr_log_z;
 } meta;
@@ -75,6 +78,14 @@ static int read_meta(const char *dir, meta *m)
                 snprintf(m->task, sizeof m->task, "%.63s", val);
             else if (!strcmp(key, "clip"))
                 snprintf(m->clip, sizeof m->clip, "%.15s", val);
+            else if (!strcmp(key, "policy"))
+                snprintf(m->policy, sizeof m->policy, "%.15s", val);
+            else if (!strcmp(key, "ssr_enc_layers"))
+                m->enc_layers = atoi(val);
+            else if (!strcmp(key, "ssr_embed"))
+                m->embed = atoi(val);
+            else if (!strcmp(key, "ssr_sc_layers"))
+                m->sc_layers = atoi(val);
             else if (!strcmp(key, "A"))
                 m->A = atoi(val);
             else if (!strcmp(key, "n"))
@@ -101,7 +112,13 @@ static int read_meta(const char *dir, meta *m)
                 m->lr_log_z = atof(val);
         }
     fclose(f);
-    return !(m->task[0] && m->n > 0 && m->n_traj > 0 && m->n_params > 0);
+    if (!m->policy[0]) /* dumps from before the SSR mode */
+        snprintf(m->policy, sizeof m->policy, "sa");
+    int ssr = !strcmp(m->policy, "ssr");
+    if (!ssr && strcmp(m->policy, "sa"))
+        return 1;
+    return !(m->task[0] && m->n > 0 && m->n_traj > 0 && m->n_params > 0 &&
+             (!ssr || m->embed > 0));
 }
 
 static int read_bin(const char *dir, const char *name, double *out, long n)
@@ -176,7 +193,11 @@ int main(int argc, char **argv)
     gfn_model_config mc;
     gfn_model_config_default(&mc);
     gfn_policy_config sa = {GFN_POLICY_SA, mt.hidden, mt.layers, 0, 0, 0, 0, 0};
-    mc.pf = mc.pb = sa;
+    /* SSR: encoder features -> hidden x enc_layers -> embed, scorer 2 embed ->
+     * hidden x sc_layers -> 1 (the harness's training keys, train.c). */
+    gfn_policy_config ssr = {GFN_POLICY_SSR, mt.hidden, mt.layers, mt.hidden, mt.enc_layers,
+                             mt.embed,       mt.hidden, mt.sc_layers};
+    mc.pf = mc.pb = strcmp(mt.policy, "ssr") ? sa : ssr;
     mc.lr_policy = mt.lr_policy;
     mc.lr_z = mt.lr_log_z;
     mc.clip_norm = mt.clip_norm;
@@ -265,9 +286,9 @@ int main(int argc, char **argv)
         for (long i = 0; i < N; i++)
             check("params_after_steps", (int)i, p[i], want[i], 1e-9);
     }
-    printf("check_torch %s: %s (loss %.12g, %d trajectories, %ld gradient entries%s; largest "
+    printf("check_torch %s%s: %s (loss %.12g, %d trajectories, %ld gradient entries%s; largest "
            "difference %.3g of the tolerance %.0e rel + %.0e abs)\n",
-           mt.task, n_bad ? "FAIL" : "PASS", want_loss, tb.B, N,
+           mt.task, strcmp(mt.policy, "ssr") ? "" : " ssr", n_bad ? "FAIL" : "PASS", want_loss, tb.B, N,
            steps ? ", step losses and parameters after the steps" : ", steps not compared (clip=separate)",
            worst, RTOL, ATOL);
     free(want);

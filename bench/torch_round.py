@@ -25,6 +25,14 @@ Policies (SA): MLP Linear-LeakyReLU(0.01)-Linear-LeakyReLU(0.01)-Linear.
     code (gflownet/GFNs/basegfn.py, train_tb), SEPARATELY to the P_F parameters and to
     the P_B parameters; log Z is not clipped.
 
+Policies (SSR, --policy ssr; issue 13): P_F and P_B each an encoder MLP
+    features -> hidden x 1 -> hidden (embeddings z) and a scorer MLP
+    [z(s), z(j)] -> hidden x 1 -> 1 over the UNIQUE neighbours j of s (children for
+    P_F, parents for P_B), log P(j|s) = score(s, j) - LSE_k score(s, k): the harness's
+    policy=ssr at its default ssr_* keys.  Batched as the harness batches it: one
+    encoder call over the distinct states and neighbours of an evaluation, one scorer
+    call over all (state, neighbour) pairs (see SSRModel).
+
 Round (SPEC 4): sample 16 trajectories from P_F with exploration eps; add new x to the
 buffer; num_steps_per_batch Adam steps on them; PRT replay when the buffer has >= 10 x:
 threshold = np.percentile(R_buffer, 90), 8 x uniformly with replacement from R >= thr,
@@ -55,19 +63,22 @@ Usage
       OpenBLAS's threads apart from torch's (0 = all cores).  --blas reference
       re-runs with Debian's reference BLAS/LAPACK to compare with OpenBLAS.
       Prints "pytorch_rounds_per_s=..." and "peak_rss_kb=...", plus the BLAS in use.
-  python3 bench/torch_round.py --task T --dump-check DIR [--check-steps K]
+      --policy ssr: the SSR round (default sa); --ssr-first-layer concat|split.
+  python3 bench/torch_round.py --task T [--policy ssr] --dump-check DIR [--check-steps K]
       Writes a float64 reference for a C checker (format below) and cross-checks the
       batched implementation against a naive per-state one (exits 1 on mismatch).
 
 Dump-check format (all binary files raw little-endian float64, no header):
-  DIR/meta.txt           key=value lines: task, A, n, feature_dim, hidden, layers,
+  DIR/meta.txt           key=value lines: task, policy (sa|ssr; with ssr also
+                         ssr_enc_layers, ssr_embed, ssr_sc_layers), A, n, feature_dim, hidden, layers,
                          n_fwd_actions (2A+1), n_bwd_actions (3), n_params_pf,
                          n_params_pb, n_params (= pf + pb + 1), n_traj, log_z,
                          loss_clamp (100), clip_norm (10), clip (separate: P_F and
                          P_B each clipped to norm 10, log Z not; joint: one norm over
                          all parameters incl. log Z), lr_policy, lr_log_z,
                          check_steps, grad_norm_pf, grad_norm_pb, n_clamped.
-  DIR/params_f64le.bin   n_params values: P_F layers then P_B layers, each layer as
+  DIR/params_f64le.bin   n_params values: P_F layers then P_B layers (SSR: each the
+                         encoder's layers, then the scorer's), each layer as
                          nn.Linear stores it: weight (out, in) row-major, then bias
                          (out); layers in order input -> output; last value log Z.
                          Values: parameter g (global index over this vector) of a layer
@@ -101,9 +112,10 @@ ROOT = os.path.dirname(HERE)
 
 TASKS = {
     # name: alphabet, n, hidden, layers, steps per batch, epsilon
-    "tfbind8": dict(A=4, n=8, hidden=128, layers=2, steps=3, eps=0.01),
-    "qm9str": dict(A=11, n=5, hidden=1024, layers=2, steps=1, eps=0.1),
+    "tfbind8": dict(A=4, n=8, hidden=128, layers=2, steps=3, eps=0.01, ssr_sc_layers=1),
+    "qm9str": dict(A=11, n=5, hidden=1024, layers=2, steps=1, eps=0.1, ssr_sc_layers=1),
 }
+SSR_ENC_LAYERS = 1  # the harness's ssr_enc_layers default; ssr_embed defaults to hidden
 BATCH = 16          # online trajectories per round; replay is 8 + 8
 MONITOR_EVERY = 10
 MONITOR_SIZE = 128
@@ -124,6 +136,11 @@ def parse_args():
                    help="OpenBLAS threads (default: as --threads; 0 = all cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--policy", choices=["sa", "ssr"], default="sa",
+                   help="sa: state -> action logits; ssr: encoder + scorer on [z(s), z(c)] (harness policy=ssr)")
+    p.add_argument("--ssr-first-layer", choices=["concat", "split"], default="concat",
+                   help="SSR scorer's first layer: one product over the concatenated pairs (authors' code) "
+                        "or W1a z(s) per state + W1b z(c) per encoder row (the harness's order of work)")
     p.add_argument("--dump-check", metavar="DIR", help="write float64 loss/gradient reference to DIR")
     p.add_argument("--check-steps", type=int, default=3)
     p.add_argument("--clip", choices=["separate", "joint"], default="separate",
@@ -214,21 +231,11 @@ class Model:
         self.A, self.n, self.dtype = A, n, dtype
         self.D = n * A
         torch.manual_seed(seed)
-
-        def mlp(out_dim):
-            widths = [self.D] + [hidden] * layers + [out_dim]
-            mods = []
-            for i in range(len(widths) - 1):
-                mods.append(nn.Linear(widths[i], widths[i + 1]))
-                if i < len(widths) - 2:
-                    mods.append(nn.LeakyReLU(0.01))
-            return nn.Sequential(*mods).to(dtype)
-
-        self.pf = mlp(2 * A + 1)
-        self.pb = mlp(3)
+        # Networks in parameter order: P_F's, then P_B's (nn.Sequential each).
+        self.nets_pf, self.nets_pb = self.build_nets(hidden, layers)
         self.log_z = nn.Parameter(torch.tensor(LOGZ_INIT, dtype=dtype))
-        self.pf_params = list(self.pf.parameters())
-        self.pb_params = list(self.pb.parameters())
+        self.pf_params = [p for net in self.nets_pf for p in net.parameters()]
+        self.pb_params = [p for net in self.nets_pb for p in net.parameters()]
         self.params = self.pf_params + self.pb_params + [self.log_z]
         self.n_pf = sum(p.numel() for p in self.pf_params)
         self.n_pb = sum(p.numel() for p in self.pb_params)
@@ -259,6 +266,41 @@ class Model:
         # Uniform over unique children, one representative action per child:
         # at s_0 the prepends only (append c == prepend c).
         self.uni0 = torch.cat([torch.full((A,), 1.0 / A, dtype=dtype), torch.zeros(A, dtype=dtype)])
+
+    def make_mlp(self, in_dim, hidden, layers, out_dim):
+        """Linear-LeakyReLU(0.01)-...-Linear: in_dim -> hidden x layers -> out_dim."""
+        nn = self.torch.nn
+        widths = [in_dim] + [hidden] * layers + [out_dim]
+        mods = []
+        for i in range(len(widths) - 1):
+            mods.append(nn.Linear(widths[i], widths[i + 1]))
+            if i < len(widths) - 2:
+                mods.append(nn.LeakyReLU(0.01))
+        return nn.Sequential(*mods).to(self.dtype)
+
+    def build_nets(self, hidden, layers):
+        """SA: one MLP per direction, features -> hidden x layers -> action logits."""
+        self.pf = self.make_mlp(self.D, hidden, layers, 2 * self.A + 1)
+        self.pb = self.make_mlp(self.D, hidden, layers, 3)
+        return [self.pf], [self.pb]
+
+    # The naive reference of the dump-check (module functions below).
+    def naive_terms(self, traj):
+        return naive_terms(self.torch, self, traj)
+
+    def naive_children(self, s, eps):
+        return naive_children(self.torch, self, s, eps)
+
+    def naive_parents(self, x):
+        """{parent: P_B} at the full string x, both deletes (x has two distinct parents)."""
+        with self.torch.no_grad():
+            q = self.torch.softmax(self.pb(naive_feat(self, x))[0, 1:], 0)
+        return {x[1:]: float(q[0]), x[:-1]: float(q[1])}
+
+    def linears(self):
+        """Every nn.Linear in parameter order (P_F's, then P_B's)."""
+        nn = self.torch.nn
+        return [m for net in self.nets_pf + self.nets_pb for m in net if isinstance(m, nn.Linear)]
 
     def new_optimizer(self):
         """Fresh Adam state: torch.optim.Adam's update, written on the flat block."""
@@ -436,6 +478,262 @@ class Model:
         return loss
 
 
+class SSRModel(Model):
+    """The SSR policy (docs/method.md section 3; policy=ssr in the harness) for P_F and
+    P_B, each with its own weights (the harness's pb=learned):
+
+        encoder  z(s) = MLP(features(s)): D -> hidden x enc_layers -> embed
+        scorer   score(s, j) = MLP([z(s), z(j)]): 2 embed -> hidden x sc_layers -> 1
+        log P(j | s) = score(s, j) - LSE_k score(s, k)   over the UNIQUE neighbours k
+
+    as the authors' code computes it (maxwshen/gflownet: the scorer on the concatenated
+    embeddings of each edge).  Parameters per direction: the encoder's layers, then the
+    scorer's, each as nn.Linear stores it (the harness's slice layout).
+
+    One evaluation of U states is batched the way the harness batches it: one encoder
+    call over the distinct states among the U states and their neighbours (a child
+    shared by several states is one row), one scorer call over every (state, unique
+    neighbour) pair.  A state with a single neighbour (a full string's STOP, a
+    terminal's, a one-letter string's or a constant string's only parent) has log P = 0
+    and is not evaluated in training, as in the harness.  --ssr-first-layer split
+    computes the scorer's first layer as the harness does, W1a z(s) once per state plus
+    W1b z(j) once per encoder row, instead of one product over the concatenated pairs
+    (same function; fewer FLOPs).
+    """
+
+    def __init__(self, torch, A, n, hidden, layers, dtype, seed, enc_layers=1, embed=None,
+                 sc_layers=1, first_layer="concat"):
+        self.enc_layers, self.sc_layers = enc_layers, sc_layers
+        self.embed = embed or hidden
+        self.first_layer = first_layer
+        self.rows = dict(pf_fwd=0, pf_bwd=0, pb_fwd=0, pb_bwd=0)  # network states, as the harness counts
+        super().__init__(torch, A, n, hidden, layers, dtype, seed)
+        k = 2 * (enc_layers + 1)
+        self.pf_enc_p, self.pf_sc_p = self.pf_params[:k], self.pf_params[k:]
+        self.pb_enc_p, self.pb_sc_p = self.pb_params[:k], self.pb_params[k:]
+        self.letters = torch.arange(A)
+
+    def build_nets(self, hidden, layers):
+        E = self.embed
+        self.pf_enc = self.make_mlp(self.D, hidden, self.enc_layers, E)
+        self.pf_sc = self.make_mlp(2 * E, hidden, self.sc_layers, 1)
+        self.pb_enc = self.make_mlp(self.D, hidden, self.enc_layers, E)
+        self.pb_sc = self.make_mlp(2 * E, hidden, self.sc_layers, 1)
+        return [self.pf_enc, self.pf_sc], [self.pb_enc, self.pb_sc]
+
+    # ---- neighbours and one batched evaluation
+
+    def constant(self, S):
+        """S (..., n) -> (...) bool: the state is c^L (the empty string included)."""
+        return ((S == S[..., :1]) | (S == self.A)).all(-1)
+
+    def children(self, cur, L):
+        """cur (U, n) states of lengths L (U), all < n -> (U, 2A, n) children, slot c =
+        prepend c, slot A + c = append c, and valid (U, 2A): append c is dropped where it
+        equals prepend c (cur = c^L; every c for the empty string)."""
+        torch = self.torch
+        A, n = self.A, self.n
+        U = cur.shape[0]
+        c = self.letters.view(1, A, 1).expand(U, A, 1)
+        pre = torch.cat([c, cur[:, None, :-1].expand(U, A, n - 1)], 2)
+        app = cur[:, None, :].repeat(1, A, 1)
+        app.scatter_(2, L.view(U, 1, 1).expand(U, A, 1), c)
+        first = cur[:, :1]
+        same = self.constant(cur)[:, None] & ((first == A) | (self.letters[None, :] == first))
+        valid = torch.cat([torch.ones((U, A), dtype=torch.bool), ~same], 1)
+        return torch.cat([pre, app], 1), valid
+
+    def parents(self, cur, L):
+        """cur (U, n) states of lengths L (U), all >= 2 -> (U, 2, n) parents (slot 0 =
+        delete first, slot 1 = delete last) and valid (U, 2): delete last is dropped
+        where both give the same parent (cur constant)."""
+        torch = self.torch
+        U = cur.shape[0]
+        first = torch.cat([cur[:, 1:], torch.full((U, 1), self.A, dtype=torch.int64)], 1)
+        last = cur.clone()
+        last[torch.arange(U), L - 1] = self.A
+        valid = torch.stack([torch.ones(U, dtype=torch.bool), ~self.constant(cur)], 1)
+        return torch.stack([first, last], 1), valid
+
+    def plan(self, states, nbrs, valid):
+        """The weight-independent layout of one evaluation of U states over K neighbour
+        slots (nbrs (U, K, n), valid (U, K)): encoder rows are the distinct states among
+        the U states and their neighbours; pairs are the valid (state, slot), row-major.
+        Returns (x (Ne, D) encoder inputs, srow (U) encoder row of each state, sidx (P)
+        state of each pair, crow (P) encoder row of each pair's neighbour, pos (P) flat
+        index u K + k of each pair, U, K)."""
+        torch = self.torch
+        U, K = valid.shape
+        every = torch.cat([states, nbrs.reshape(-1, self.n)])
+        codes = (every * self.powers_pad).sum(1)
+        u, inv = torch.unique(codes, return_inverse=True)
+        first = torch.empty(u.shape[0], dtype=torch.int64).scatter_(0, inv, torch.arange(inv.shape[0]))
+        pos = valid.reshape(-1).nonzero().squeeze(1)
+        return (self.features(every[first]), inv[:U], pos // K, inv[U:][pos], pos, U, K)
+
+    def logp(self, plan, enc_p, sc_p):
+        """log P (U, K) over the slots of a plan (-inf at the invalid ones)."""
+        torch = self.torch
+        F = torch.nn.functional
+        x, srow, sidx, crow, pos, U, K = plan
+        z = self.mlp(x, enc_p)
+        if self.first_layer == "concat":
+            u = self.mlp(torch.cat([z[srow[sidx]], z[crow]], 1), sc_p)
+        else:
+            E = self.embed
+            W1, b1 = sc_p[0], sc_p[1]
+            a = F.linear(z[srow], W1[:, :E])        # (U, h1) once per state
+            c = F.linear(z, W1[:, E:], b1)          # (Ne, h1) once per encoder row
+            h = a[sidx] + c[crow]
+            if len(sc_p) > 2:
+                u = self.mlp(F.leaky_relu(h, 0.01), sc_p[2:])
+            else:
+                u = h
+        scores = torch.full((U * K,), -math.inf, dtype=self.dtype).scatter(0, pos, u.reshape(-1))
+        return torch.log_softmax(scores.view(U, K), -1)
+
+    # ---- sampling
+
+    def sample_forward(self, B, eps, gen):
+        torch = self.torch
+        A, n = self.A, self.n
+        S = torch.full((B, n + 1, n), A, dtype=torch.int64)
+        act = torch.empty((B, n), dtype=torch.int64)
+        rows = torch.arange(B)
+        u = torch.rand((B, n), generator=gen, dtype=self.dtype)
+        with torch.inference_mode():
+            for t in range(n):
+                # s_0 is the same state for every b: evaluated once.
+                cur = S[:1, 0] if t == 0 else S[:, t]
+                kids, valid = self.children(cur, torch.full((cur.shape[0],), t, dtype=torch.int64))
+                self.rows["pf_fwd"] += cur.shape[0]
+                p = torch.exp(self.logp(self.plan(cur, kids, valid), self.pf_enc_p, self.pf_sc_p))
+                if eps > 0:
+                    vf = valid.to(self.dtype)
+                    p = (1.0 - eps) * p + eps * vf / vf.sum(1, keepdim=True)
+                if t == 0:
+                    p, kids = p.expand(B, 2 * A), kids.expand(B, 2 * A, n)
+                a = (torch.cumsum(p, 1) < u[:, t:t + 1]).sum(1).clamp_(max=2 * A - 1)
+                act[:, t] = a
+                S[:, t + 1] = kids[rows, a]
+        return S, act, self.dup_flags(S)
+
+    def sample_backward(self, X, gen):
+        """X (B, n) letters of terminals -> trajectories sampled backwards with P_B."""
+        torch = self.torch
+        A, n = self.A, self.n
+        B = X.shape[0]
+        S = torch.full((B, n + 1, n), A, dtype=torch.int64)
+        act = torch.empty((B, n), dtype=torch.int64)
+        S[:, n] = X
+        rows = torch.arange(B)
+        u = torch.rand((B, n), generator=gen, dtype=self.dtype)
+        with torch.inference_mode():
+            for L in range(n, 1, -1):
+                cur = S[:, L]
+                par, valid = self.parents(cur, torch.full((B,), L, dtype=torch.int64))
+                self.rows["pb_fwd"] += B
+                lq = self.logp(self.plan(cur, par, valid), self.pb_enc_p, self.pb_sc_p)
+                first = u[:, L - 1] < torch.exp(lq[:, 0])  # delete first (else delete last)
+                S[:, L - 1] = torch.where(first[:, None], par[:, 0], par[:, 1])
+                act[:, L - 1] = torch.where(first, cur[:, 0], A + cur[rows, L - 1])
+            act[:, 0] = S[:, 1, 0]  # s_1 -> s_0: the only parent
+        return S, act, self.dup_flags(S)
+
+    # ---- loss
+
+    def prepare(self, S, act, dup, logr):
+        """Everything about a batch that does not depend on the weights, computed once
+        and reused for the num_steps_per_batch steps:
+          plan_f   P_F over the distinct states among s_0..s_{n-1} of all b
+          rf, sf   (B, n) row of plan_f holding s_t and slot of the child s_{t+1}
+                   (append c read as prepend c where the two coincide)
+          plan_b   P_B over the distinct non-constant states among s_2..s_n
+          eb, rb, sb  per edge s_t <- s_{t+1} with s_{t+1} non-constant (t >= 1): its
+                   trajectory, row of plan_b and slot (0 = delete first, 1 = delete last)
+        The other edges have a single neighbour: log P = 0 for every weight."""
+        torch = self.torch
+        A, n = self.A, self.n
+        B = S.shape[0]
+        st = S[:, :n]
+        uf, invf = self.distinct(st)
+        rf = invf.view(B, n)
+        kids, valid = self.children(uf, (uf != A).sum(1))
+        plan_f = self.plan(uf, kids, valid)
+        coincide = (act >= A) & self.constant(st) & ((st[:, :, 0] == A) | (st[:, :, 0] == act - A))
+        sf = torch.where(coincide, act - A, act)
+        keep = (~dup[:, 1:]).reshape(-1).nonzero().squeeze(1)  # edges t = 1..n-1, flattened
+        ub, rb = self.distinct(S[:, 2:].reshape(-1, n)[keep])
+        par, validb = self.parents(ub, (ub != A).sum(1))
+        plan_b = self.plan(ub, par, validb)
+        sb = (act[:, 1:].reshape(-1)[keep] >= A).long()
+        return (plan_f, plan_b, rf, sf, (keep // (n - 1), rb, sb), logr)
+
+    def tb_terms(self, batch):
+        torch = self.torch
+        plan_f, plan_b, rf, sf, (eb, rb, sb), logr = batch
+        B = rf.shape[0]
+        lp = self.logp(plan_f, self.pf_enc_p, self.pf_sc_p)
+        sum_pf = lp[rf, sf].sum(1)
+        sum_pb = torch.zeros(B, dtype=self.dtype)
+        if eb.shape[0] > 0:
+            lq = self.logp(plan_b, self.pb_enc_p, self.pb_sc_p)
+            sum_pb = sum_pb.index_add(0, eb, lq[rb, sb])
+        for d, U in (("pf", plan_f[5]), ("pb", plan_b[5])):
+            self.rows[d + "_fwd"] += U
+            self.rows[d + "_bwd"] += U
+        return sum_pf, sum_pb
+
+    # ---- the naive reference (dump-check): one network call per state and per pair
+
+    def naive_logp(self, s, fwd):
+        """{unique neighbour (string, 'TERM' for x): log P} at the string s (x is
+        written 'TERM' as a state; its only parent is its copy)."""
+        torch = self.torch
+        A, n = self.A, self.n
+        if fwd:
+            if len(s) == n:
+                return {"TERM": torch.zeros((), dtype=self.dtype)}
+            nbrs = [ALPHABET[c] + s for c in range(A)]
+            nbrs += [s + ALPHABET[c] for c in range(A) if s + ALPHABET[c] not in nbrs]
+            enc, sc = self.pf_enc, self.pf_sc
+        else:
+            if len(s) == 1:
+                return {"": torch.zeros((), dtype=self.dtype)}
+            nbrs = [s[1:]] + ([s[:-1]] if s[:-1] != s[1:] else [])
+            enc, sc = self.pb_enc, self.pb_sc
+        zs = enc(self.naive_feat(s))
+        u = torch.cat([sc(torch.cat([zs, enc(self.naive_feat(c))], 1))[0] for c in nbrs])
+        return dict(zip(nbrs, torch.log_softmax(u, 0)))
+
+    def naive_feat(self, s):
+        v = self.torch.zeros(self.D, dtype=self.dtype)
+        for i, ch in enumerate(s):
+            v[i * self.A + ALPHABET.index(ch)] = 1.0
+        return v[None]
+
+    def naive_terms(self, traj):
+        states = ["" if s == "." else s for s in traj]
+        sum_pf = self.torch.zeros((), dtype=self.dtype)
+        sum_pb = self.torch.zeros((), dtype=self.dtype)
+        path = states + ["TERM"]
+        for t in range(self.n + 1):
+            s, nxt = path[t], path[t + 1]
+            sum_pf = sum_pf + self.naive_logp(s, True)[nxt]
+            if nxt != "TERM":  # the terminal's only parent is its copy: log P_B = 0
+                sum_pb = sum_pb + self.naive_logp(nxt, False)[s]
+        return sum_pf, sum_pb
+
+    def naive_children(self, s, eps):
+        with self.torch.no_grad():
+            lp = self.naive_logp(s, True)
+        return {c: (1 - eps) * math.exp(float(v)) + eps / len(lp) for c, v in lp.items()}
+
+    def naive_parents(self, x):
+        with self.torch.no_grad():
+            return {c: math.exp(float(v)) for c, v in self.naive_logp(x, False).items()}
+
+
 # ---------------------------------------------------------------- training
 
 class Buffer:
@@ -464,10 +762,19 @@ class Buffer:
         self.count = need
 
 
+def make_model(torch, args, cfg, dtype, seed):
+    """The SA or SSR model of a task at the harness's default sizes."""
+    if args.policy == "ssr":
+        return SSRModel(torch, cfg["A"], cfg["n"], cfg["hidden"], cfg["layers"], dtype, seed,
+                        enc_layers=SSR_ENC_LAYERS, embed=cfg["hidden"], sc_layers=cfg["ssr_sc_layers"],
+                        first_layer=args.ssr_first_layer)
+    return Model(torch, cfg["A"], cfg["n"], cfg["hidden"], cfg["layers"], dtype, seed)
+
+
 def run_training(torch, np, args, cfg, R):
     A, n = cfg["A"], cfg["n"]
     dtype = getattr(torch, args.dtype)
-    model = Model(torch, A, n, cfg["hidden"], cfg["layers"], dtype, args.seed)
+    model = make_model(torch, args, cfg, dtype, args.seed)
     if args.clip == "joint":
         model.clip_groups = (model.flat_grad,)
     gen = torch.Generator().manual_seed(args.seed + 1)
@@ -506,7 +813,7 @@ def run_training(torch, np, args, cfg, R):
             monitor_means.append(float(R[model.codes(Sm).numpy()].mean()))
             losses.append(float(loss))
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return elapsed, cpu, buf.count, monitor_means, losses
+    return elapsed, cpu, buf.count, monitor_means, losses, model
 
 
 def blas_in_use():
@@ -525,6 +832,14 @@ def blas_in_use():
 def to_str(letters_row, A):
     s = "".join(ALPHABET[int(c)] for c in letters_row if int(c) != A)
     return s if s else "."
+
+
+def naive_feat(model, s):
+    """Features of the string s, one row."""
+    v = model.torch.zeros(model.D, dtype=model.dtype)
+    for i, ch in enumerate(s):
+        v[i * model.A + ALPHABET.index(ch)] = 1.0
+    return v[None]
 
 
 def naive_terms(torch, model, traj):
@@ -603,24 +918,17 @@ def check_sampler(torch, np, model, N, seed):
               + (f", impossible states {sorted(extra)[:3]}" if extra else ""))
     for eps in (0.0, 0.3):
         S, _, _ = model.sample_forward(N, eps, gen)
-        lvl1 = naive_children(torch, model, "", eps)
+        lvl1 = model.naive_children("", eps)
         exact = {}
         for s1, p1 in lvl1.items():
-            for s2, p2 in naive_children(torch, model, s1, eps).items():
+            for s2, p2 in model.naive_children(s1, eps).items():
                 exact[s2] = exact.get(s2, 0.0) + p1 * p2
         compare(f"forward eps={eps} level 2", S[:, 2], exact)
     # Backward from one x with two distinct parents.
     x = "".join(ALPHABET[(3 * k + 1) % A] for k in range(n))
     X = torch.tensor([[ALPHABET.index(ch) for ch in x]] * N)
     S, _, _ = model.sample_backward(X, gen)
-    def feat(st):
-        v = torch.zeros(model.D, dtype=model.dtype)
-        for i, ch in enumerate(st):
-            v[i * A + ALPHABET.index(ch)] = 1.0
-        return v[None]
-    with torch.no_grad():
-        q = torch.softmax(model.pb(feat(x))[0, 1:], 0)
-    compare("backward level n-1", S[:, n - 1], {x[1:]: float(q[0]), x[:-1]: float(q[1])})
+    compare("backward level n-1", S[:, n - 1], model.naive_parents(x))
     return ok
 
 
@@ -645,18 +953,17 @@ def parse_traj(line, A, n, torch):
 def dump_check(torch, np, args, cfg, R):
     A, n = cfg["A"], cfg["n"]
     dtype = torch.float64
-    model = Model(torch, A, n, cfg["hidden"], cfg["layers"], dtype, 0)
+    model = make_model(torch, args, cfg, dtype, 0)
     log_z0 = 1.5  # not the 5.0 init: gives a mix of clamped and unclamped trajectories
     g = 0
     with torch.no_grad():
-        for net in (model.pf, model.pb):
-            for lin in [m for m in net if isinstance(m, torch.nn.Linear)]:
-                fan_in = lin.in_features
-                for prm in (lin.weight, lin.bias):
-                    k = prm.numel()
-                    idx = torch.arange(g, g + k, dtype=torch.float64)
-                    prm.copy_((0.5 * torch.sin(1.7 * idx) / math.sqrt(fan_in)).view_as(prm))
-                    g += k
+        for lin in model.linears():
+            fan_in = lin.in_features
+            for prm in (lin.weight, lin.bias):
+                k = prm.numel()
+                idx = torch.arange(g, g + k, dtype=torch.float64)
+                prm.copy_((0.5 * torch.sin(1.7 * idx) / math.sqrt(fan_in)).view_as(prm))
+                g += k
         model.log_z.fill_(log_z0)
     n_pf = sum(p.numel() for p in model.pf_params)
     n_pb = sum(p.numel() for p in model.pb_params)
@@ -702,7 +1009,7 @@ def dump_check(torch, np, args, cfg, R):
 
     # Naive reference for the same loss and gradient.
     model.flat_grad.zero_()
-    terms = [naive_terms(torch, model, l.split()) for l in lines]
+    terms = [model.naive_terms(l.split()) for l in lines]
     npf = torch.stack([t[0] for t in terms])
     npb = torch.stack([t[1] for t in terms])
     nres = model.log_z + npf - logr - npb
@@ -747,7 +1054,7 @@ def dump_check(torch, np, args, cfg, R):
 
     # Full optimiser steps from a fresh Adam state, checked against the same steps
     # taken with torch.optim.Adam and torch.nn.utils.clip_grad_norm_ on a copy.
-    ref = Model(torch, A, n, cfg["hidden"], cfg["layers"], dtype, 0)
+    ref = make_model(torch, args, cfg, dtype, 0)
     with torch.no_grad():
         ref.flat.copy_(model.flat)
     ref_opt = torch.optim.Adam([{"params": ref.pf_params + ref.pb_params, "lr": LR_POLICY},
@@ -785,7 +1092,9 @@ def dump_check(torch, np, args, cfg, R):
                 n_params=n_pf + n_pb + 1, n_traj=B, log_z=log_z0, loss_clamp=LOSS_CLAMP,
                 clip_norm=CLIP_NORM, clip=args.clip, lr_policy=LR_POLICY, lr_log_z=LR_LOGZ,
                 check_steps=args.check_steps, grad_norm_pf=f"{gpf:.17g}", grad_norm_pb=f"{gpb:.17g}",
-                n_clamped=n_clamped)
+                n_clamped=n_clamped, policy=args.policy)
+    if args.policy == "ssr":
+        meta.update(ssr_enc_layers=model.enc_layers, ssr_embed=model.embed, ssr_sc_layers=model.sc_layers)
     with open(os.path.join(d, "meta.txt"), "w") as f:
         f.write("".join(f"{k}={v}\n" for k, v in meta.items()))
     print(f"wrote {d}: {B} trajectories, loss {loss.item():.17g}, {n_clamped} clamped, "
@@ -815,15 +1124,23 @@ def main():
     R = load_rewards(args.task, cfg["A"], cfg["n"])
     if args.dump_check:
         return dump_check(torch, np, args, cfg, R)
-    elapsed, cpu, nbuf, mons, losses = run_training(torch, np, args, cfg, R)
+    elapsed, cpu, nbuf, mons, losses, model = run_training(torch, np, args, cfg, R)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     blas = ",".join(os.path.basename(l) for l in blas_in_use()) or "none"
     if not args.quiet:
-        print(f"task={args.task} rounds={args.rounds} threads={torch.get_num_threads()} blas_threads={nblas} dtype={args.dtype} "
+        print(f"task={args.task} policy={args.policy} rounds={args.rounds} threads={torch.get_num_threads()} "
+              f"blas_threads={nblas} dtype={args.dtype} "
               f"omp_wait={os.environ.get('OMP_WAIT_POLICY', 'default')} "
               f"seconds={elapsed:.3f} cpu_seconds={cpu:.3f} buffer={nbuf} blas={blas}")
         if mons:
             print(f"monitor_mean_reward_last={mons[-1]:.4f} loss_last={losses[-1]:.4f}")
+        if args.policy == "ssr":
+            # Network states per round, counted as the harness counts them (its
+            # pf_states_fwd_per_round etc.; a sampler step at s_0 is 1 state here, B there).
+            print(" ".join(f"{k.split('_')[0]}_states_{k.split('_')[1]}_per_round={model.rows[k] / args.rounds:.1f}"
+                           for k in ("pf_fwd", "pf_bwd", "pb_fwd", "pb_bwd")) +
+                  f" ssr_first_layer={args.ssr_first_layer}")
+    print(f"pytorch_rounds_per_cpu_s={args.rounds / cpu:.3f}")
     print(f"pytorch_rounds_per_s={args.rounds / elapsed:.3f}")
     print(f"peak_rss_kb={rss}")
     return 0
