@@ -196,6 +196,7 @@ ok:;
         gfn_policy_set_pool(m->pb, m->pool);
         if (m->flow)
             gfn_mlp_set_pool(m->flow, m->pool);
+        m->adam.pool = m->pool;
     }
     return m;
 fail:

@@ -5,7 +5,9 @@
  * its own step count, as PyTorch keeps one per parameter tensor: a segment that
  * is not stepped (guided TB updates P_B and P_F + log Z in separate steps) does
  * not advance its bias correction.  The moment blocks m and v have the layout of
- * the parameter block.  See adam.c for the exact update.
+ * the parameter block.  See adam.c for the exact update.  With a pool the
+ * elementwise update is split by parameter ranges; the gradient norm (a sum)
+ * stays on the calling thread, in one fixed order.
  */
 #ifndef GFN_ADAM_H
 #define GFN_ADAM_H
@@ -13,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool.h"
 #include "status.h"
 
 #define GFN_ADAM_MAX_SEGMENTS 8
@@ -35,6 +38,9 @@ typedef struct {
     int params_finite;          /* after gfn_adam_step: 1 when every stepped parameter is finite */
     float *mirror32;            /* (n) or NULL (default): gfn_adam_step also writes each
                                    updated parameter here, rounded to float */
+    gfn_pool *pool;             /* NULL (default) or threads for the update pass: each
+                                   takes a range of parameters, so the bits do not
+                                   depend on it; must outlive its use here */
 } gfn_adam;
 
 /* Allocates zeroed moments for a block of n parameters; no segments yet. */
