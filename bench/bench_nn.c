@@ -1,7 +1,8 @@
 /* bench_nn.c - throughput of the neural core: MLP forward + backward on the
  * network shapes of the paper's tasks at training (~300 rows) and evaluation
  * (4096 rows) batch sizes, and whole policy evaluations, beside the measured
- * peak of one large dgemm.  Not a test: numbers depend on the machine.
+ * peak of one large dgemm (and sgemm), and the BLAS rates of a 128 x 128 layer's
+ * three GEMMs at 16, 32 and 300 rows (SA's tfbind8 shapes).  Not a test: numbers depend on the machine.
  *
  * FLOPs counted: forward 2 R sum_l in_l out_l; backward 2 R sum_l in_l out_l for
  * the weight gradients plus the same for the input gradients of layers 2..L
@@ -31,24 +32,64 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double peak_dgemm(double secs)
+/* GFLOP/s of C (M, N) = op(A) op(B) (K inner) in double or float, repeated
+ * for secs of CPU time: C = A B (square peak) or, with the transposes of the
+ * MLP (nt forward, tn weight gradient, nn input gradient), its small shapes. */
+static double rate_gemm(int f32, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N,
+                        int K, double secs)
 {
-    int n = 1024;
-    double *a = malloc((size_t)n * n * sizeof(double)), *b = malloc((size_t)n * n * sizeof(double));
-    double *c = calloc((size_t)n * n, sizeof(double));
-    for (size_t i = 0; i < (size_t)n * n; i++)
-        a[i] = b[i] = sin((double)i);
+    size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+    size_t el = f32 ? sizeof(float) : sizeof(double);
+    void *a = malloc(na * el), *b = malloc(nb * el), *c = calloc(nc, el);
+    for (size_t i = 0; i < na; i++)
+        f32 ? (void)(((float *)a)[i] = (float)sin((double)i)) : (void)(((double *)a)[i] = sin((double)i));
+    for (size_t i = 0; i < nb; i++)
+        f32 ? (void)(((float *)b)[i] = (float)cos((double)i)) : (void)(((double *)b)[i] = cos((double)i));
+    int lda = ta == CblasNoTrans ? K : M, ldb = tb == CblasNoTrans ? N : K;
     gfn_blas_single_thread();
-    int reps = 0;
+    long reps = 0;
     double t0 = now(), t;
     do {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a, n, b, n, 0.0, c, n);
+        if (f32)
+            cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, c, N);
+        else
+            cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, a, lda, b, ldb, 0.0, c, N);
         reps++;
     } while ((t = now() - t0) < secs);
     free(a);
     free(b);
     free(c);
-    return 2.0 * n * n * (double)n * reps / t / 1e9;
+    return 2.0 * M * N * (double)K * (double)reps / t / 1e9;
+}
+
+static double peak_dgemm(double secs)
+{
+    return rate_gemm(0, CblasNoTrans, CblasNoTrans, 1024, 1024, 1024, secs);
+}
+
+/* The GEMMs of one 128 x 128 layer at rows rows, as the MLP calls them:
+ * forward Z = A W^T (nt), weight gradient dW = D^T A (tn), input gradient
+ * G = D W (nn), against the square peak of the same precision. */
+static void bench_small(double secs, double peak64, double peak32)
+{
+    printf("\n%-34s %6s %9s %7s %9s %7s\n", "BLAS 128x128 layer GEMM", "rows", "f64 GF/s", "%peak",
+           "f32 GF/s", "%peak");
+    static const struct {
+        const char *name;
+        enum CBLAS_TRANSPOSE ta, tb;
+        int kind; /* 0 forward, 1 weight gradient, 2 input gradient */
+    } g[] = {{"forward A W^T (nt)", CblasNoTrans, CblasTrans, 0},
+             {"weight grad D^T A (tn)", CblasTrans, CblasNoTrans, 1},
+             {"input grad D W (nn)", CblasNoTrans, CblasNoTrans, 2}};
+    int rows[] = {16, 32, 300};
+    for (size_t k = 0; k < sizeof g / sizeof g[0]; k++)
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+            int R = rows[r], M = g[k].kind == 1 ? 128 : R, K = g[k].kind == 1 ? R : 128;
+            double d = rate_gemm(0, g[k].ta, g[k].tb, M, 128, K, secs);
+            double f = rate_gemm(1, g[k].ta, g[k].tb, M, 128, K, secs);
+            printf("%-34s %6d %9.2f %6.1f%% %9.2f %6.1f%%\n", g[k].name, R, d, 100 * d / peak64, f,
+                   100 * f / peak32);
+        }
 }
 
 /* Returns rows per second; *gflops the achieved rate. */
@@ -134,8 +175,10 @@ int main(int argc, char **argv)
     if (!(secs > 0))
         secs = 0.5;
     double peak = peak_dgemm(secs);
+    double peak32 = rate_gemm(1, CblasNoTrans, CblasNoTrans, 1024, 1024, 1024, secs);
     printf("bench_nn: double precision, BLAS single-threaded, %.2f s of CPU time per line\n", secs);
-    printf("peak dgemm 1024^3: %.2f GFLOP/s\n\n", peak);
+    printf("peak dgemm 1024^3: %.2f GFLOP/s\n", peak);
+    printf("peak sgemm 1024^3: %.2f GFLOP/s\n\n", peak32);
     printf("%-34s %6s %14s %9s %7s\n", "MLP forward+backward", "rows", "rows/s", "GFLOP/s", "%peak");
     struct {
         const char *name;
@@ -175,5 +218,6 @@ int main(int argc, char **argv)
     printf("%-34s %6d %14.0f\n", "SSR 128 forward+backward", 300, bench_policy(env, &ssr, 300, 1, secs));
     printf("%-34s %6d %14.0f\n", "SSR 128 forward only", 4096, bench_policy(env, &ssr, 4096, 0, secs));
     gfn_env_free(env);
+    bench_small(secs, peak, peak32);
     return 0;
 }
